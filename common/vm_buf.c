@@ -1,0 +1,209 @@
+/*
+ * vm_buf.c - growable byte buffer, JSON string escaping, shortest float
+ * formatting and base64.
+ *
+ * Float formatting: the shortest of "%.{1..9}g" that strtof reads back to
+ * the same bits. Exact by construction (9 significant digits always round
+ * trip a float32, 17 a double); the performance issue replaces the search
+ * with a direct shortest-digits algorithm, keeping this as its oracle.
+ */
+#include "vm_buf.h"
+#include "vm_mem.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void vm_buf_init(vm_buf *b) { memset(b, 0, sizeof *b); }
+
+void vm_buf_release(vm_buf *b)
+{
+    vm_free(b->data);
+    vm_buf_init(b);
+}
+
+void vm_buf_clear(vm_buf *b)
+{
+    b->len = 0;
+    b->failed = false;
+}
+
+static int vm_buf_reserve(vm_buf *b, size_t extra)
+{
+    if (b->failed)
+        return -1;
+    if (vm_grow((void **)&b->data, &b->cap, b->len + extra + 1, 1) != 0) {
+        b->failed = true;
+        return -1;
+    }
+    return 0;
+}
+
+void vm_buf_append(vm_buf *b, const void *p, size_t n)
+{
+    if (vm_buf_reserve(b, n) != 0)
+        return;
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+void vm_buf_puts(vm_buf *b, const char *s) { vm_buf_append(b, s, strlen(s)); }
+
+void vm_buf_putc(vm_buf *b, char c) { vm_buf_append(b, &c, 1); }
+
+void vm_buf_printf(vm_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0 || vm_buf_reserve(b, (size_t)n) != 0) {
+        b->failed = true;
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+void vm_buf_i64(vm_buf *b, int64_t v)
+{
+    char tmp[24];
+    int n = snprintf(tmp, sizeof tmp, "%lld", (long long)v);
+    vm_buf_append(b, tmp, (size_t)n);
+}
+
+/* Length of the valid UTF-8 sequence at s (max n bytes), or 0 if invalid. */
+static size_t vm_utf8_len(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    size_t len;
+    unsigned cp;
+    if (c < 0x80)
+        return 1;
+    if ((c & 0xe0) == 0xc0) { len = 2; cp = c & 0x1f; }
+    else if ((c & 0xf0) == 0xe0) { len = 3; cp = c & 0x0f; }
+    else if ((c & 0xf8) == 0xf0) { len = 4; cp = c & 0x07; }
+    else return 0;
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+        cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return len;
+}
+
+void vm_buf_json_str(vm_buf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)s;
+    if (vm_buf_reserve(b, n + 2) != 0)
+        return;
+    vm_buf_putc(b, '"');
+    size_t run = 0; /* start of the pending run of bytes copied as they are */
+    for (size_t i = 0; i < n;) {
+        unsigned char c = p[i];
+        size_t ul = c < 0x80 ? 1 : vm_utf8_len(p + i, n - i);
+        if (c >= 0x20 && c != '"' && c != '\\' && ul > 0) {
+            i += ul;
+            continue;
+        }
+        vm_buf_append(b, p + run, i - run);
+        if (ul == 0) {
+            vm_buf_append(b, "\xef\xbf\xbd", 3); /* U+FFFD */
+        } else if (c == '"' || c == '\\') {
+            char e[2] = {'\\', (char)c};
+            vm_buf_append(b, e, 2);
+        } else {
+            char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            if (c == '\n') vm_buf_append(b, "\\n", 2);
+            else if (c == '\t') vm_buf_append(b, "\\t", 2);
+            else if (c == '\r') vm_buf_append(b, "\\r", 2);
+            else vm_buf_append(b, e, 6);
+        }
+        i += ul ? ul : 1;
+        run = i;
+    }
+    vm_buf_append(b, p + run, n - run);
+    vm_buf_putc(b, '"');
+}
+
+int vm_buf_f32(vm_buf *b, float v)
+{
+    if (!isfinite(v)) {
+        b->failed = true;
+        return -1;
+    }
+    char tmp[32];
+    int n = 0;
+    for (int prec = 1; prec <= 9; prec++) {
+        n = snprintf(tmp, sizeof tmp, "%.*g", prec, (double)v);
+        float back = strtof(tmp, NULL);
+        if (memcmp(&back, &v, sizeof v) == 0)
+            break;
+    }
+    vm_buf_append(b, tmp, (size_t)n);
+    return 0;
+}
+
+int vm_buf_f64(vm_buf *b, double v)
+{
+    if (!isfinite(v)) {
+        b->failed = true;
+        return -1;
+    }
+    char tmp[40];
+    int n = 0;
+    for (int prec = 1; prec <= 17; prec++) {
+        n = snprintf(tmp, sizeof tmp, "%.*g", prec, v);
+        double back = strtod(tmp, NULL);
+        if (memcmp(&back, &v, sizeof v) == 0)
+            break;
+    }
+    vm_buf_append(b, tmp, (size_t)n);
+    return 0;
+}
+
+void vm_buf_base64(vm_buf *b, const uint8_t *p, size_t n)
+{
+    static const char tbl[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    if (vm_buf_reserve(b, (n + 2) / 3 * 4) != 0)
+        return;
+    char *o = b->data + b->len;
+    size_t i = 0;
+    for (; i + 2 < n; i += 3) {
+        uint32_t x = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+        *o++ = tbl[x >> 18];
+        *o++ = tbl[(x >> 12) & 63];
+        *o++ = tbl[(x >> 6) & 63];
+        *o++ = tbl[x & 63];
+    }
+    if (i < n) {
+        uint32_t x = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0);
+        *o++ = tbl[x >> 18];
+        *o++ = tbl[(x >> 12) & 63];
+        *o++ = i + 1 < n ? tbl[(x >> 6) & 63] : '=';
+        *o++ = '=';
+    }
+    b->len = (size_t)(o - b->data);
+    b->data[b->len] = '\0';
+}
+
+const char *vm_buf_cstr(vm_buf *b)
+{
+    if (b->failed || !b->data)
+        return "";
+    return b->data;
+}
+
+bool vm_buf_ok(const vm_buf *b) { return !b->failed; }
