@@ -143,6 +143,10 @@ int vm_buf_f32(vm_buf *b, float v)
         b->failed = true;
         return -1;
     }
+    if (v == 0 && signbit(v)) {
+        vm_buf_append(b, "-0.0", 4); /* "-0" reads back as integer 0 in many parsers */
+        return 0;
+    }
     char tmp[32];
     int n = 0;
     for (int prec = 1; prec <= 9; prec++) {
@@ -160,6 +164,10 @@ int vm_buf_f64(vm_buf *b, double v)
     if (!isfinite(v)) {
         b->failed = true;
         return -1;
+    }
+    if (v == 0 && signbit(v)) {
+        vm_buf_append(b, "-0.0", 4); /* "-0" reads back as integer 0 in many parsers */
+        return 0;
     }
     char tmp[40];
     int n = 0;

@@ -33,7 +33,8 @@ void vm_buf_i64(vm_buf *b, int64_t v);
 void vm_buf_json_str(vm_buf *b, const char *s, size_t n);
 /* Shortest decimal that reads back (strtof) as the same float32 bits.
  * NaN and infinities cannot be represented in JSON: they set failed and
- * return -1 so the caller reports the field. */
+ * return -1 so the caller reports the field. Negative zero is written
+ * "-0.0": many JSON parsers read "-0" as the integer 0 and lose the sign. */
 int vm_buf_f32(vm_buf *b, float v);
 /* Shortest decimal that reads back (strtod) as the same double. */
 int vm_buf_f64(vm_buf *b, double v);

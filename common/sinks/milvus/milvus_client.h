@@ -1,0 +1,62 @@
+/*
+ * milvus_client.h - a thin Milvus REST v2 client (POST + JSON envelopes).
+ *
+ * Every call is POST {base}/v2/vectordb/<endpoint> with a JSON body; the
+ * answer is {"code":0,"data":...} or {"code":N,"message":"..."}, mostly with
+ * HTTP 200. vm_milvus_classify() turns Milvus's error codes (merr) into the
+ * vecmig convention: rate limits and "not ready" are retriable, parameter
+ * and schema errors fatal, oversized requests VM_ERR_TOO_LARGE so the caller
+ * halves the batch.
+ *
+ * One client per thread (it owns one keep-alive HTTP connection).
+ */
+#ifndef VM_MILVUS_CLIENT_H
+#define VM_MILVUS_CLIENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "vm_err.h"
+#include "vm_schema.h"
+
+typedef struct vm_milvus vm_milvus;
+
+typedef struct vm_milvus_opts {
+    const char *uri;       /* http(s)://host:port, no trailing path */
+    const char *token;     /* "user:password" or API key; NULL = none */
+    const char *database;  /* NULL = "default" */
+    long timeout_ms;       /* 0 = 60 s */
+    bool insecure;         /* skip TLS verification (warns) */
+} vm_milvus_opts;
+
+int vm_milvus_new(const vm_milvus_opts *opts, vm_milvus **out, vm_err *err);
+void vm_milvus_free(vm_milvus *m);
+
+/* Classify a Milvus error envelope. */
+vm_code vm_milvus_classify(long code, const char *message, bool *retriable);
+
+/* POST a body (JSON text, dbName added by the caller) to an endpoint such
+ * as "collections/create"; on success *data is a new reference to `data`
+ * (may be json_null). */
+int vm_milvus_call(vm_milvus *m, const char *endpoint, const char *body, size_t len,
+                   json_t **data, vm_err *err);
+/* Same with a jansson body; dbName is set when the client has one. */
+int vm_milvus_callj(vm_milvus *m, const char *endpoint, json_t *body, json_t **data,
+                    vm_err *err);
+
+int vm_milvus_has(vm_milvus *m, const char *collection, bool *exists, vm_err *err);
+int vm_milvus_create(vm_milvus *m, const vm_schema *s, const json_t *params,
+                     const json_t *index_params, vm_err *err);
+int vm_milvus_describe(vm_milvus *m, const char *collection, vm_schema **out, json_t **raw,
+                       vm_err *err);
+int vm_milvus_drop(vm_milvus *m, const char *collection, vm_err *err);
+/* rows_json is the `data` array text; the answer's insertCount must equal
+ * expected, otherwise VM_ERR_PROTOCOL. */
+int vm_milvus_insert(vm_milvus *m, const char *collection, const char *rows_json, size_t len,
+                     size_t expected, vm_err *err);
+/* Exact count(*) with Strong consistency (needs a loaded collection). */
+int vm_milvus_count(vm_milvus *m, const char *collection, int64_t *rows, vm_err *err);
+
+#endif
