@@ -9,7 +9,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "vm_cli.h"
+#include "vm_mem.h"
 
 static int vm_cmd_not_yet(const vm_command *cmd, int argc, char **argv)
 {
@@ -87,6 +90,8 @@ static int vm_wants_help(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    /* jansson allocates through our wrappers, like everything else */
+    json_set_alloc_funcs(vm_malloc, vm_free);
     if (argc < 2) {
         vm_usage(stderr);
         return VM_EXIT_USAGE;

@@ -93,24 +93,19 @@ static void vm_names(bool sources, char *buf, size_t size)
                                      (*p)->name);
 }
 
-/* The `type` of a connector block, for lookups. */
-static const char *vm_conf_type(const json_t *conf) {
-    return json_string_value(json_object_get(conf, "type"));
-}
-
 static int vm_instance_state(size_t size, void **state, vm_err *err)
 {
     *state = vm_calloc(1, size ? size : 1);
     return *state ? VM_OK : vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
 }
 
-int vm_source_new(const vm_source_ops *ops, const json_t *conf, vm_source **out, vm_err *err)
+int vm_source_new(const char *t, const json_t *conf, vm_source **out, vm_err *err)
 {
     *out = NULL;
-    if (!ops && !(ops = vm_source_find(vm_conf_type(conf)))) {
+    const vm_source_ops *ops = vm_source_find(t);
+    if (!ops) {
         char names[256];
         vm_names(true, names, sizeof names);
-        const char *t = vm_conf_type(conf);
         return vm_err_setc(err, VM_ERR_INVALID, "source.type: %s%s%s (available: %s)",
                            t ? "unknown source '" : "missing", t ? t : "", t ? "'" : "", names);
     }
@@ -194,18 +189,15 @@ void vm_source_close(vm_source *src)
         src->ops->close(src->state);
 }
 
-int vm_sink_new(const vm_sink_ops *ops, const json_t *conf, vm_sink **out, vm_err *err)
+int vm_sink_new(const char *t, const json_t *conf, vm_sink **out, vm_err *err)
 {
     *out = NULL;
+    const vm_sink_ops *ops = vm_sink_find(t);
     if (!ops) {
-        const char *t = vm_conf_type(conf);
-        ops = vm_sink_find(t ? t : "milvus");
-        if (!ops) {
-            char names[256];
-            vm_names(false, names, sizeof names);
-            return vm_err_setc(err, VM_ERR_INVALID, "target.type: unknown target '%s' (available: %s)",
-                               t ? t : "milvus", names);
-        }
+        char names[256];
+        vm_names(false, names, sizeof names);
+        return vm_err_setc(err, VM_ERR_INVALID, "target.type: %s%s%s (available: %s)",
+                           t ? "unknown target '" : "missing", t ? t : "", t ? "'" : "", names);
     }
     vm_sink *s = vm_calloc(1, sizeof *s);
     if (!s)

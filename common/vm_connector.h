@@ -56,8 +56,9 @@ typedef struct vm_source_ops {
     unsigned caps;
     size_t state_size;
 
-    /* conf is the job's `source` block (incl. `type`); the connector checks
-     * it with its own config table and rejects unknown keys by name. */
+    /* conf is the job's `source` block without `type`; the connector checks
+     * it with its own config table (vm_config.h), which rejects unknown keys
+     * by name. */
     int (*init)(void *state, const json_t *conf, vm_err *err);
     void (*fini)(void *state);
 
@@ -123,8 +124,8 @@ const vm_sink_ops *const *vm_sink_list(void);
 int vm_registry_check_sources(const vm_source_ops *const *list, vm_err *err);
 int vm_registry_check_sinks(const vm_sink_ops *const *list, vm_err *err);
 
-/* Create an instance from the block's `type` (or explicit ops if non-NULL). */
-int vm_source_new(const vm_source_ops *ops, const json_t *conf, vm_source **out, vm_err *err);
+/* Create an instance of the connector named `type` (the block's `type`). */
+int vm_source_new(const char *type, const json_t *conf, vm_source **out, vm_err *err);
 void vm_source_free(vm_source *src);
 int vm_source_discover(vm_source *src, vm_schema **out, vm_err *err);
 int vm_source_count(vm_source *src, int64_t *rows, vm_err *err);
@@ -135,7 +136,7 @@ int vm_source_read(vm_source *src, vm_batch *batch, size_t max_rows, bool *done,
 int vm_source_cursor(vm_source *src, char **out, vm_err *err);
 void vm_source_close(vm_source *src);
 
-int vm_sink_new(const vm_sink_ops *ops, const json_t *conf, vm_sink **out, vm_err *err);
+int vm_sink_new(const char *type, const json_t *conf, vm_sink **out, vm_err *err);
 void vm_sink_free(vm_sink *sink);
 int vm_sink_prepare_target(vm_sink *sink, const vm_schema *schema, const vm_sink_prepare *opts,
                            vm_err *err);

@@ -58,8 +58,8 @@ int vm_conf_parse_file_ex(const char *path, json_t **out, json_t **locs, vm_err 
 int vm_conf_parse_file(const char *path, json_t **out, vm_err *err);
 
 /* Position of `path` in locs, or of its nearest recorded ancestor
- * ("a.b[3].c" -> "a.b[3]" -> "a.b" -> "a"). 0 and *line/*col (1-based), or
- * -1 when nothing is recorded. */
+ * ("a.b[3].c" -> "a.b[3]" -> "a.b" -> "a"; the root, path "", answers only
+ * for itself). 0 and *line, *col (1-based), or -1 when nothing is recorded. */
 int vm_yaml_loc(const json_t *locs, const char *path, int *line, int *col);
 
 #endif

@@ -46,22 +46,24 @@ static void test_registry(void **st)
 static void test_unknown_type(void **st)
 {
     (void)st;
-    json_t *conf = json_pack("{s:s}", "type", "pinecone-typo");
+    json_t *conf = json_object();
     vm_source *src;
     vm_err e;
-    assert_int_equal(vm_source_new(NULL, conf, &src, &e), VM_ERR_INVALID);
+    assert_int_equal(vm_source_new("pinecone-typo", conf, &src, &e), VM_ERR_INVALID);
     assert_null(src);
     assert_non_null(strstr(e.msg, "unknown source 'pinecone-typo'"));
     assert_non_null(strstr(e.msg, "available: synthetic"));
-    json_decref(conf);
-    conf = json_object();
     assert_int_equal(vm_source_new(NULL, conf, &src, &e), VM_ERR_INVALID);
     assert_non_null(strstr(e.msg, "source.type: missing"));
     json_decref(conf);
     /* the connector rejects its own unknown keys, by name */
-    conf = json_pack("{s:s, s:i}", "type", "synthetic", "rowz", 5);
-    assert_int_equal(vm_source_new(NULL, conf, &src, &e), VM_ERR_INVALID);
+    conf = json_pack("{s:i}", "rowz", 5);
+    assert_int_equal(vm_source_new("synthetic", conf, &src, &e), VM_ERR_INVALID);
     assert_non_null(strstr(e.msg, "source synthetic: source.rowz: unknown key"));
+    json_decref(conf);
+    conf = json_pack("{s:i}", "dim", 0);
+    assert_int_equal(vm_source_new("synthetic", conf, &src, &e), VM_ERR_INVALID);
+    assert_non_null(strstr(e.msg, "source.dim"));
     json_decref(conf);
 }
 
@@ -93,11 +95,10 @@ static void check_rows(const vm_batch *b, int64_t first, size_t n, int64_t dim)
 static void test_synthetic_cycle(void **st)
 {
     (void)st;
-    json_t *conf = json_pack("{s:s, s:i, s:i, s:i}", "type", "synthetic", "rows", 1050, "dim", 5,
-                             "seed", 7);
+    json_t *conf = json_pack("{s:i, s:i, s:i}", "rows", 1050, "dim", 5, "seed", 7);
     vm_source *src;
     vm_err e;
-    assert_int_equal(vm_source_new(NULL, conf, &src, &e), VM_OK);
+    assert_int_equal(vm_source_new("synthetic", conf, &src, &e), VM_OK);
     vm_schema *s;
     assert_int_equal(vm_source_discover(src, &s, &e), VM_OK);
     assert_int_equal(vm_schema_validate(s, &e), VM_OK);
@@ -134,7 +135,7 @@ static void test_synthetic_cycle(void **st)
     vm_source_close(src);
     vm_source_free(src);
 
-    assert_int_equal(vm_source_new(NULL, conf, &src, &e), VM_OK);
+    assert_int_equal(vm_source_new("synthetic", conf, &src, &e), VM_OK);
     assert_int_equal(vm_source_open(src, &p.tasks[2], cur, &e), VM_OK);
     int64_t next = 900;
     do {

@@ -13,7 +13,9 @@
  *
  * Job block:
  *   source: {type: synthetic, rows: 10000, dim: 128, seed: 1, collection: synthetic}
+ * (all optional; the values shown are the defaults)
  */
+#include "vm_config.h"
 #include "vm_connector.h"
 #include "vm_mem.h"
 #include "synthetic.h"
@@ -46,56 +48,23 @@ float vm_synthetic_component(int64_t seed, int64_t k, int64_t j)
     return (float)((int32_t)(h >> 40) - (1 << 23)) / (float)(1 << 23);
 }
 
-static int vm_synth_int(const json_t *conf, const char *key, int64_t def, int64_t min,
-                        int64_t max, int64_t *out, vm_err *err)
-{
-    json_t *v = json_object_get(conf, key);
-    if (!v) {
-        *out = def;
-        return VM_OK;
-    }
-    if (!json_is_integer(v))
-        return vm_err_setc(err, VM_ERR_INVALID, "source.%s: expected an integer", key);
-    *out = json_integer_value(v);
-    if (*out < min || *out > max)
-        return vm_err_setc(err, VM_ERR_INVALID,
-                           "source.%s: %" PRId64 " outside %" PRId64 "..%" PRId64, key, *out,
-                           min, max);
-    return VM_OK;
-}
+static const vm_conf_entry vm_synth_table[] = {
+    {"rows", VM_CT_INT, "10000", offsetof(vm_synth, rows), "rows to generate", NULL, 0, 0,
+     INT64_MAX / 2},
+    {"dim", VM_CT_INT, "128", offsetof(vm_synth, dim), "vector dimension", NULL, 0, 1,
+     VM_MAX_DIM},
+    {"seed", VM_CT_INT, "1", offsetof(vm_synth, seed), "generator seed", NULL, 0, 0, 0},
+    {"collection", VM_CT_STRING, "synthetic", offsetof(vm_synth, collection),
+     "name reported as the source collection", NULL, 0, 1, VM_MAX_NAME_LEN},
+    {NULL, 0, NULL, 0, NULL, NULL, 0, 0, 0},
+};
 
 static int vm_synth_init(void *state, const json_t *conf, vm_err *err)
 {
-    vm_synth *s = state;
-    static const char *const known[] = {"type", "rows", "dim", "seed", "collection", NULL};
-    const char *key;
-    json_t *v;
-    json_object_foreach((json_t *)conf, key, v) {
-        int ok = 0;
-        for (int i = 0; known[i]; i++)
-            ok |= strcmp(key, known[i]) == 0;
-        if (!ok)
-            return vm_err_setc(err, VM_ERR_INVALID,
-                               "source.%s: unknown key (known: rows, dim, seed, collection)", key);
-    }
-    int rc;
-    if ((rc = vm_synth_int(conf, "rows", 10000, 0, INT64_MAX / 2, &s->rows, err)) ||
-        (rc = vm_synth_int(conf, "dim", 128, 1, VM_MAX_DIM, &s->dim, err)) ||
-        (rc = vm_synth_int(conf, "seed", 1, INT64_MIN, INT64_MAX, &s->seed, err)))
-        return rc;
-    json_t *c = json_object_get(conf, "collection");
-    if (c && !json_is_string(c))
-        return vm_err_setc(err, VM_ERR_INVALID, "source.collection: expected a string");
-    if (!(s->collection = vm_strdup(c ? json_string_value(c) : "synthetic")))
-        return vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
-    return VM_OK;
+    return vm_conf_apply(vm_synth_table, conf, "source", state, err);
 }
 
-static void vm_synth_fini(void *state)
-{
-    vm_synth *s = state;
-    vm_free(s->collection);
-}
+static void vm_synth_fini(void *state) { vm_conf_release(vm_synth_table, state); }
 
 static int vm_synth_discover(void *state, vm_schema **out, vm_err *err)
 {
