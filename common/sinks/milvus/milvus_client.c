@@ -1,0 +1,305 @@
+/*
+ * milvus_client.c - Milvus REST v2 calls, envelopes and error classes.
+ */
+#include "milvus_client.h"
+#include "vm_buf.h"
+#include "vm_http.h"
+#include "vm_log.h"
+#include "vm_mem.h"
+
+#include <string.h>
+
+struct vm_milvus {
+    vm_http_client *http;
+    char *base;       /* uri without trailing '/' */
+    char *database;   /* NULL: server default */
+    char *auth;       /* "Authorization: Bearer ..." or NULL */
+    vm_http_resp resp;
+    vm_buf body;
+};
+
+int vm_milvus_new(const vm_milvus_opts *opts, vm_milvus **out, vm_err *err)
+{
+    *out = NULL;
+    if (!opts->uri || strncmp(opts->uri, "http", 4) != 0)
+        return vm_err_setc(err, VM_ERR_INVALID, "target.uri: expected http(s)://host:port");
+    vm_milvus *m = vm_calloc(1, sizeof *m);
+    if (!m)
+        return vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
+    vm_buf_init(&m->body);
+    vm_http_opts ho = {.timeout_ms = opts->timeout_ms, .insecure = opts->insecure};
+    int rc = vm_http_client_new(&ho, &m->http, err);
+    if (rc != VM_OK)
+        goto fail;
+    size_t n = strlen(opts->uri);
+    while (n && opts->uri[n - 1] == '/')
+        n--;
+    if (!(m->base = vm_strndup(opts->uri, n)) ||
+        (opts->database && !(m->database = vm_strdup(opts->database))))
+        goto nomem;
+    if (opts->token && *opts->token) {
+        vm_secret_add(opts->token);
+        size_t len = strlen(opts->token) + 32;
+        if (!(m->auth = vm_malloc(len)))
+            goto nomem;
+        snprintf(m->auth, len, "Authorization: Bearer %s", opts->token);
+    }
+    *out = m;
+    return VM_OK;
+nomem:
+    rc = vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
+fail:
+    vm_milvus_free(m);
+    return rc;
+}
+
+void vm_milvus_free(vm_milvus *m)
+{
+    if (!m)
+        return;
+    vm_http_client_free(m->http);
+    vm_http_resp_free(&m->resp);
+    vm_buf_release(&m->body);
+    if (m->auth) {
+        memset(m->auth, 0, strlen(m->auth));
+        vm_free(m->auth);
+    }
+    vm_free(m->base);
+    vm_free(m->database);
+    vm_free(m);
+}
+
+vm_code vm_milvus_classify(long code, const char *message, bool *retriable)
+{
+    const char *msg = message ? message : "";
+    *retriable = false;
+    switch (code) {
+    case 0: return VM_OK;
+    case 4:    /* request limit exceeded */
+    case 8:    /* rate limit exceeded */
+    case 1807: /* HTTP request rejected by limiter */
+        *retriable = true;
+        return VM_ERR_RATE_LIMITED;
+    case 1:    /* service not ready */
+    case 2:    /* service unavailable */
+    case 12:   /* resource insufficient */
+    case 103:  /* collection not fully loaded */
+    case 106:  /* collection on recovering */
+    case 202:  /* partition not fully loaded */
+    case 1002: /* unexpected EOF */
+        *retriable = true;
+        return VM_ERR_UNAVAILABLE;
+    case 100: return VM_ERR_NOT_FOUND;
+    case 1102: /* parameter too large */
+        *retriable = true;
+        return VM_ERR_TOO_LARGE;
+    case 1400:
+    case 1401:
+    case 1800: return VM_ERR_AUTH;
+    case 105:
+    case 1100:
+    case 1101:
+    case 1801:
+    case 1802:
+    case 1804:
+    case 1806: return VM_ERR_INVALID;
+    default: break;
+    }
+    /* Generic codes (65535 ...): the text is all there is. */
+    if (strstr(msg, "too large") || strstr(msg, "larger than max") ||
+        strstr(msg, "exceeds the max") || strstr(msg, "exceeded max")) {
+        *retriable = true;
+        return VM_ERR_TOO_LARGE;
+    }
+    if (strstr(msg, "rate limit")) {
+        *retriable = true;
+        return VM_ERR_RATE_LIMITED;
+    }
+    return VM_ERR_REMOTE;
+}
+
+/* Interpret a finished HTTP exchange as a Milvus envelope. */
+static int vm_milvus_envelope(vm_milvus *m, const char *endpoint, json_t **data, vm_err *err)
+{
+    const vm_http_resp *r = &m->resp;
+    json_error_t je;
+    json_t *root = json_loadb(r->body, r->body_len, 0, &je);
+    json_t *jcode = json_object_get(root, "code");
+    if (!root || !json_is_integer(jcode)) {
+        int rc = vm_http_check_status(r, err); /* a proxy's 502, a 413 from the HTTP layer */
+        if (rc == VM_OK)
+            rc = vm_err_setc(err, VM_ERR_PROTOCOL,
+                             "milvus %s: answer is not a Milvus envelope (HTTP %ld)", endpoint,
+                             r->status);
+        json_decref(root);
+        return rc;
+    }
+    long code = (long)json_integer_value(jcode);
+    if (code != 0 || r->status / 100 != 2) {
+        const char *msg = json_string_value(json_object_get(root, "message"));
+        bool retriable;
+        vm_code vc = vm_milvus_classify(code, msg, &retriable);
+        if (vc == VM_OK) /* code 0 with a non-2xx status */
+            vc = vm_http_classify_status(r->status, &retriable);
+        if (r->status == 429) {
+            vc = VM_ERR_RATE_LIMITED;
+            retriable = true;
+        }
+        int rc = vm_err_set(err, vc, retriable, "milvus %s: %s (code %ld, HTTP %ld)", endpoint,
+                            msg ? msg : "no message", code, r->status);
+        json_decref(root);
+        return rc;
+    }
+    if (data) {
+        json_t *d = json_object_get(root, "data");
+        *data = d ? json_incref(d) : json_null();
+    }
+    json_decref(root);
+    return VM_OK;
+}
+
+int vm_milvus_call(vm_milvus *m, const char *endpoint, const char *body, size_t len,
+                   json_t **data, vm_err *err)
+{
+    if (data)
+        *data = NULL;
+    char url[1024];
+    snprintf(url, sizeof url, "%s/v2/vectordb/%s", m->base, endpoint);
+    const char *headers[] = {"Content-Type: application/json", "Accept-Type-Allow-Int64: true",
+                             m->auth, NULL};
+    vm_http_req req = {.method = "POST", .url = url, .headers = headers, .body = body,
+                       .body_len = len};
+    int rc = vm_http_request(m->http, &req, &m->resp, err);
+    if (rc != VM_OK)
+        return vm_err_prefix(err, "milvus %s: ", endpoint);
+    return vm_milvus_envelope(m, endpoint, data, err);
+}
+
+int vm_milvus_callj(vm_milvus *m, const char *endpoint, json_t *body, json_t **data,
+                    vm_err *err)
+{
+    if (m->database && json_object_set_new(body, "dbName", json_string(m->database)) != 0)
+        return vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
+    char *txt = json_dumps(body, JSON_COMPACT);
+    if (!txt)
+        return vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
+    int rc = vm_milvus_call(m, endpoint, txt, strlen(txt), data, err);
+    free(txt);
+    return rc;
+}
+
+int vm_milvus_has(vm_milvus *m, const char *collection, bool *exists, vm_err *err)
+{
+    json_t *body = json_pack("{s:s}", "collectionName", collection), *data = NULL;
+    if (!body)
+        return vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
+    int rc = vm_milvus_callj(m, "collections/has", body, &data, err);
+    json_decref(body);
+    if (rc == VM_OK) {
+        json_t *h = json_object_get(data, "has");
+        if (!json_is_boolean(h))
+            rc = vm_err_setc(err, VM_ERR_PROTOCOL, "milvus collections/has: no 'has' in answer");
+        else
+            *exists = json_is_true(h);
+    }
+    json_decref(data);
+    return rc;
+}
+
+int vm_milvus_create(vm_milvus *m, const vm_schema *s, const json_t *params,
+                     const json_t *index_params, vm_err *err)
+{
+    json_t *schema = vm_schema_to_milvus(s);
+    json_t *body = schema ? json_pack("{s:s, s:o}", "collectionName", s->collection, "schema",
+                                      schema)
+                          : NULL;
+    if (!body)
+        return vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
+    if (params)
+        json_object_set(body, "params", (json_t *)params);
+    if (index_params)
+        json_object_set(body, "indexParams", (json_t *)index_params);
+    int rc = vm_milvus_callj(m, "collections/create", body, NULL, err);
+    json_decref(body);
+    return rc;
+}
+
+int vm_milvus_describe(vm_milvus *m, const char *collection, vm_schema **out, json_t **raw,
+                       vm_err *err)
+{
+    *out = NULL;
+    if (raw)
+        *raw = NULL;
+    json_t *body = json_pack("{s:s}", "collectionName", collection), *data = NULL;
+    if (!body)
+        return vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
+    int rc = vm_milvus_callj(m, "collections/describe", body, &data, err);
+    json_decref(body);
+    if (rc == VM_OK)
+        rc = vm_schema_from_milvus_describe(data, out, err);
+    if (rc == VM_OK && raw)
+        *raw = json_incref(data);
+    json_decref(data);
+    return rc;
+}
+
+int vm_milvus_drop(vm_milvus *m, const char *collection, vm_err *err)
+{
+    json_t *body = json_pack("{s:s}", "collectionName", collection);
+    if (!body)
+        return vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
+    int rc = vm_milvus_callj(m, "collections/drop", body, NULL, err);
+    json_decref(body);
+    return rc;
+}
+
+int vm_milvus_insert(vm_milvus *m, const char *collection, const char *rows_json, size_t len,
+                     size_t expected, vm_err *err)
+{
+    vm_buf *b = &m->body;
+    vm_buf_clear(b);
+    vm_buf_puts(b, "{");
+    if (m->database) {
+        vm_buf_puts(b, "\"dbName\":");
+        vm_buf_json_str(b, m->database, strlen(m->database));
+        vm_buf_putc(b, ',');
+    }
+    vm_buf_puts(b, "\"collectionName\":");
+    vm_buf_json_str(b, collection, strlen(collection));
+    vm_buf_puts(b, ",\"data\":");
+    vm_buf_append(b, rows_json, len);
+    vm_buf_putc(b, '}');
+    if (!vm_buf_ok(b))
+        return vm_err_setc(err, VM_ERR_NOMEM, "out of memory building an insert");
+    json_t *data = NULL;
+    int rc = vm_milvus_call(m, "entities/insert", b->data, b->len, &data, err);
+    if (rc == VM_OK) {
+        json_t *n = json_object_get(data, "insertCount");
+        if (!json_is_integer(n) || (size_t)json_integer_value(n) != expected)
+            rc = vm_err_setc(err, VM_ERR_PROTOCOL,
+                             "milvus entities/insert: %zu rows sent, insertCount %lld", expected,
+                             json_is_integer(n) ? (long long)json_integer_value(n) : -1LL);
+    }
+    json_decref(data);
+    return rc;
+}
+
+int vm_milvus_count(vm_milvus *m, const char *collection, int64_t *rows, vm_err *err)
+{
+    json_t *body = json_pack("{s:s, s:s, s:[s], s:s}", "collectionName", collection, "filter", "",
+                             "outputFields", "count(*)", "consistencyLevel", "Strong");
+    json_t *data = NULL;
+    if (!body)
+        return vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
+    int rc = vm_milvus_callj(m, "entities/query", body, &data, err);
+    json_decref(body);
+    if (rc == VM_OK) {
+        json_t *c = json_object_get(json_array_get(data, 0), "count(*)");
+        if (!json_is_integer(c))
+            rc = vm_err_setc(err, VM_ERR_PROTOCOL, "milvus count(*): no count in answer");
+        else
+            *rows = json_integer_value(c);
+    }
+    json_decref(data);
+    return rc;
+}
