@@ -137,29 +137,9 @@ void vm_buf_json_str(vm_buf *b, const char *s, size_t n)
     vm_buf_putc(b, '"');
 }
 
-int vm_buf_f32(vm_buf *b, float v)
-{
-    if (!isfinite(v)) {
-        b->failed = true;
-        return -1;
-    }
-    if (v == 0 && signbit(v)) {
-        vm_buf_append(b, "-0.0", 4); /* "-0" reads back as integer 0 in many parsers */
-        return 0;
-    }
-    char tmp[32];
-    int n = 0;
-    for (int prec = 1; prec <= 9; prec++) {
-        n = snprintf(tmp, sizeof tmp, "%.*g", prec, (double)v);
-        float back = strtof(tmp, NULL);
-        if (memcmp(&back, &v, sizeof v) == 0)
-            break;
-    }
-    vm_buf_append(b, tmp, (size_t)n);
-    return 0;
-}
-
-int vm_buf_f64(vm_buf *b, double v)
+/* Shortest "%.{1..17}g" of v that reads back to the same value, as a
+ * float32 when `single`, else as a double (9 and 17 digits always do). */
+static int vm_buf_shortest(vm_buf *b, double v, bool single)
 {
     if (!isfinite(v)) {
         b->failed = true;
@@ -171,15 +151,18 @@ int vm_buf_f64(vm_buf *b, double v)
     }
     char tmp[40];
     int n = 0;
-    for (int prec = 1; prec <= 17; prec++) {
+    for (int prec = 1; prec <= (single ? 9 : 17); prec++) {
         n = snprintf(tmp, sizeof tmp, "%.*g", prec, v);
-        double back = strtod(tmp, NULL);
-        if (memcmp(&back, &v, sizeof v) == 0)
+        if (single ? strtof(tmp, NULL) == (float)v : strtod(tmp, NULL) == v)
             break;
     }
     vm_buf_append(b, tmp, (size_t)n);
     return 0;
 }
+
+int vm_buf_f32(vm_buf *b, float v) { return vm_buf_shortest(b, v, true); }
+
+int vm_buf_f64(vm_buf *b, double v) { return vm_buf_shortest(b, v, false); }
 
 void vm_buf_base64(vm_buf *b, const uint8_t *p, size_t n)
 {
