@@ -27,6 +27,7 @@ const char *vm_code_name(vm_code code)
     case VM_ERR_AUTH: return "auth";
     case VM_ERR_UNAVAILABLE: return "unavailable";
     case VM_ERR_INTERNAL: return "internal";
+    case VM_ERR_FENCED: return "fenced";
     }
     return "unknown";
 }

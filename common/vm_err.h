@@ -34,6 +34,7 @@ typedef enum vm_code {
     VM_ERR_AUTH = -13,        /* authentication / authorisation refused */
     VM_ERR_UNAVAILABLE = -14, /* server temporarily unavailable (5xx, shutdown) */
     VM_ERR_INTERNAL = -15,    /* a bug in vecmig */
+    VM_ERR_FENCED = -16,      /* another worker owns this task now: stop, do not retry */
 } vm_code;
 
 #define VM_ERR_MSG_MAX 512

@@ -93,6 +93,8 @@ static void test_names(void **s)
     assert_string_equal(vm_code_name(VM_OK), "ok");
     assert_string_equal(vm_code_name(VM_ERR_RATE_LIMITED), "rate_limited");
     assert_string_equal(vm_code_name(VM_ERR_TOO_LARGE), "too_large");
+    assert_string_equal(vm_code_name(VM_ERR_FENCED), "fenced");
+    assert_false(vm_code_retriable(VM_ERR_FENCED));
     assert_string_equal(vm_code_name((vm_code)-999), "unknown");
 }
 
