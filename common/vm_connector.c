@@ -236,7 +236,7 @@ int vm_sink_prepare_target(vm_sink *sink, const vm_schema *schema, const vm_sink
 }
 
 int vm_sink_write(vm_sink *sink, const vm_schema *schema, const vm_batch *batch, size_t from,
-                  size_t to, vm_err *err)
+                  size_t to, size_t max_bytes, vm_err *err)
 {
     VM_NEED_OP(sink, write, err);
     if (from > to || to > batch->nrows)
@@ -244,11 +244,24 @@ int vm_sink_write(vm_sink *sink, const vm_schema *schema, const vm_batch *batch,
                            from, to, batch->nrows);
     if (from == to)
         return VM_OK;
-    return sink->ops->write(sink->state, schema, batch, from, to, err);
+    return sink->ops->write(sink->state, schema, batch, from, to, max_bytes, err);
 }
 
 int vm_sink_count(vm_sink *sink, const char *collection, int64_t *rows, vm_err *err)
 {
     VM_NEED_OP(sink, count, err);
     return sink->ops->count(sink->state, collection, rows, err);
+}
+
+int vm_sink_delete_where(vm_sink *sink, const char *collection, const char *filter, vm_err *err)
+{
+    VM_NEED_OP(sink, delete_where, err);
+    return sink->ops->delete_where(sink->state, collection, filter, err);
+}
+
+int vm_sink_make_queryable(vm_sink *sink, const vm_schema *schema, bool *changed, vm_err *err)
+{
+    *changed = false;
+    VM_NEED_OP(sink, make_queryable, err);
+    return sink->ops->make_queryable(sink->state, schema, changed, err);
 }

@@ -93,12 +93,22 @@ typedef struct vm_sink_ops {
     /* Create the target collection (or check an existing one on append). */
     int (*prepare)(void *state, const vm_schema *schema, const vm_sink_prepare *opts,
                    vm_err *err);
-    /* Write rows [from, to) of the batch; all or an error. VM_ERR_TOO_LARGE
-     * asks the caller to split the range and try again. */
+    /* Write rows [from, to) of the batch; all or an error. Rows are
+     * upserted when the schema keeps its primary key (a retried batch then
+     * cannot duplicate) and inserted under autoID. A request body larger
+     * than max_bytes (0 = no limit) is not sent: VM_ERR_TOO_LARGE, as for a
+     * target that refuses the size, asks the caller to split the range. */
     int (*write)(void *state, const vm_schema *schema, const vm_batch *batch, size_t from,
-                 size_t to, vm_err *err);
+                 size_t to, size_t max_bytes, vm_err *err);
     /* Exact row count of the target collection. */
     int (*count)(void *state, const char *collection, int64_t *rows, vm_err *err);
+    /* Optional: delete the rows matching a filter expression (used to undo
+     * a partly written range before it is written again under autoID). */
+    int (*delete_where)(void *state, const char *collection, const char *filter, vm_err *err);
+    /* Optional: make the collection queryable (index every vector field that
+     * has none, then load), as exact counting needs. *changed tells whether
+     * anything had to be done. */
+    int (*make_queryable)(void *state, const vm_schema *schema, bool *changed, vm_err *err);
 } vm_sink_ops;
 
 /* Instances. */
@@ -141,7 +151,9 @@ void vm_sink_free(vm_sink *sink);
 int vm_sink_prepare_target(vm_sink *sink, const vm_schema *schema, const vm_sink_prepare *opts,
                            vm_err *err);
 int vm_sink_write(vm_sink *sink, const vm_schema *schema, const vm_batch *batch, size_t from,
-                  size_t to, vm_err *err);
+                  size_t to, size_t max_bytes, vm_err *err);
 int vm_sink_count(vm_sink *sink, const char *collection, int64_t *rows, vm_err *err);
+int vm_sink_delete_where(vm_sink *sink, const char *collection, const char *filter, vm_err *err);
+int vm_sink_make_queryable(vm_sink *sink, const vm_schema *schema, bool *changed, vm_err *err);
 
 #endif

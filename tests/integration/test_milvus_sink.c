@@ -105,27 +105,33 @@ static void test_sink_roundtrip(void **st)
         while (!done) {
             vm_batch_clear(batch);
             assert_int_equal(vm_source_read(src, batch, 300, &done, &e), VM_OK);
-            if (vm_sink_write(sink, schema, batch, 0, batch->nrows, &e) != VM_OK)
+            if (vm_sink_write(sink, schema, batch, 0, batch->nrows, 0, &e) != VM_OK)
                 fail_msg("insert: %s", e.msg);
             written += (int64_t)batch->nrows;
         }
     }
     assert_int_equal(written, rows);
 
+    /* the same rows again: upserted (the key is kept), so no duplicates */
+    if (vm_sink_write(sink, schema, batch, 0, batch->nrows, 0, &e) != VM_OK)
+        fail_msg("upsert: %s", e.msg);
+    /* a request over the size limit is not sent: TOO_LARGE, retriable */
+    assert_int_equal(vm_sink_write(sink, schema, batch, 0, batch->nrows, 4096, &e),
+                     VM_ERR_TOO_LARGE);
+    assert_true(e.retriable);
+    assert_non_null(strstr(e.msg, "over the 4096-byte limit"));
+    assert_int_equal(vm_sink_write(sink, schema, batch, 0, 2, 4096, &e), VM_OK);
+
     /* count(*) needs a loaded collection, as in Milvus */
     int64_t n = -1;
     assert_int_not_equal(vm_sink_count(sink, coll, &n, &e), VM_OK);
     assert_false(e.retriable);
-    json_t *idx = json_pack("{s:s, s:[{s:s, s:s, s:s, s:{s:s}}]}", "collectionName", coll,
-                            "indexParams", "fieldName", "vec", "indexName", "vec_idx",
-                            "metricType", "L2", "params", "index_type", "FLAT");
-    if (vm_milvus_callj(m, "indexes/create", idx, NULL, &e) != VM_OK)
-        fail_msg("index: %s", e.msg);
-    json_decref(idx);
-    json_t *load = json_pack("{s:s}", "collectionName", coll);
-    if (vm_milvus_callj(m, "collections/load", load, NULL, &e) != VM_OK)
-        fail_msg("load: %s", e.msg);
-    json_decref(load);
+    bool changed = false;
+    if (vm_sink_make_queryable(sink, schema, &changed, &e) != VM_OK)
+        fail_msg("make_queryable: %s", e.msg);
+    assert_true(changed);
+    assert_int_equal(vm_sink_make_queryable(sink, schema, &changed, &e), VM_OK);
+    assert_false(changed); /* already loaded: nothing to do */
     if (vm_sink_count(sink, coll, &n, &e) != VM_OK)
         fail_msg("count: %s", e.msg);
     assert_int_equal(n, rows);
@@ -135,6 +141,12 @@ static void test_sink_roundtrip(void **st)
     snprintf(cmd, sizeof cmd, "'%s' '%s' --collection %s --rows %d --dim %d --seed %d", py,
              VM_VERIFY_SCRIPT, coll, rows, dim, seed);
     assert_int_equal(system(cmd), 0);
+
+    /* delete by filter (used to undo a partly written autoID range) */
+    if (vm_sink_delete_where(sink, coll, "id >= 2000", &e) != VM_OK)
+        fail_msg("delete: %s", e.msg);
+    assert_int_equal(vm_sink_count(sink, coll, &n, &e), VM_OK);
+    assert_int_equal(n, 2000);
 
     assert_int_equal(vm_milvus_drop(m, coll, &e), VM_OK);
     vm_milvus_free(m);

@@ -7,6 +7,7 @@
 #include "vm_log.h"
 #include "vm_mem.h"
 
+#include <stdio.h>
 #include <string.h>
 
 struct vm_milvus {
@@ -253,8 +254,8 @@ int vm_milvus_drop(vm_milvus *m, const char *collection, vm_err *err)
     return rc;
 }
 
-int vm_milvus_insert(vm_milvus *m, const char *collection, const char *rows_json, size_t len,
-                     size_t expected, vm_err *err)
+size_t vm_milvus_rows_body(vm_milvus *m, const char *collection, const char *rows_json,
+                           size_t len)
 {
     vm_buf *b = &m->body;
     vm_buf_clear(b);
@@ -269,17 +270,59 @@ int vm_milvus_insert(vm_milvus *m, const char *collection, const char *rows_json
     vm_buf_puts(b, ",\"data\":");
     vm_buf_append(b, rows_json, len);
     vm_buf_putc(b, '}');
-    if (!vm_buf_ok(b))
-        return vm_err_setc(err, VM_ERR_NOMEM, "out of memory building an insert");
+    return vm_buf_ok(b) ? b->len : 0;
+}
+
+int vm_milvus_send_rows(vm_milvus *m, bool upsert, size_t expected, vm_err *err)
+{
+    const char *ep = upsert ? "entities/upsert" : "entities/insert";
+    const char *key = upsert ? "upsertCount" : "insertCount";
+    if (!vm_buf_ok(&m->body) || m->body.len == 0)
+        return vm_err_setc(err, VM_ERR_NOMEM, "milvus %s: no request body", ep);
     json_t *data = NULL;
-    int rc = vm_milvus_call(m, "entities/insert", b->data, b->len, &data, err);
+    int rc = vm_milvus_call(m, ep, m->body.data, m->body.len, &data, err);
     if (rc == VM_OK) {
-        json_t *n = json_object_get(data, "insertCount");
+        json_t *n = json_object_get(data, key);
         if (!json_is_integer(n) || (size_t)json_integer_value(n) != expected)
-            rc = vm_err_setc(err, VM_ERR_PROTOCOL,
-                             "milvus entities/insert: %zu rows sent, insertCount %lld", expected,
+            rc = vm_err_setc(err, VM_ERR_PROTOCOL, "milvus %s: %zu rows sent, %s %lld", ep,
+                             expected, key,
                              json_is_integer(n) ? (long long)json_integer_value(n) : -1LL);
     }
+    json_decref(data);
+    return rc;
+}
+
+int vm_milvus_insert(vm_milvus *m, const char *collection, const char *rows_json, size_t len,
+                     size_t expected, vm_err *err)
+{
+    if (vm_milvus_rows_body(m, collection, rows_json, len) == 0)
+        return vm_err_setc(err, VM_ERR_NOMEM, "out of memory building an insert");
+    return vm_milvus_send_rows(m, false, expected, err);
+}
+
+int vm_milvus_delete(vm_milvus *m, const char *collection, const char *filter, vm_err *err)
+{
+    json_t *body = json_pack("{s:s, s:s}", "collectionName", collection, "filter", filter);
+    if (!body)
+        return vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
+    int rc = vm_milvus_callj(m, "entities/delete", body, NULL, err);
+    json_decref(body);
+    return rc;
+}
+
+int vm_milvus_load_state(vm_milvus *m, const char *collection, char *state, size_t cap,
+                         vm_err *err)
+{
+    json_t *body = json_pack("{s:s}", "collectionName", collection), *data = NULL;
+    if (!body)
+        return vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
+    int rc = vm_milvus_callj(m, "collections/get_load_state", body, &data, err);
+    json_decref(body);
+    const char *st = json_string_value(json_object_get(data, "loadState"));
+    if (rc == VM_OK && !st)
+        rc = vm_err_setc(err, VM_ERR_PROTOCOL, "milvus get_load_state: no loadState in answer");
+    if (rc == VM_OK)
+        snprintf(state, cap, "%s", st);
     json_decref(data);
     return rc;
 }

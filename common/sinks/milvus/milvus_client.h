@@ -52,10 +52,22 @@ int vm_milvus_create(vm_milvus *m, const vm_schema *s, const json_t *params,
 int vm_milvus_describe(vm_milvus *m, const char *collection, vm_schema **out, json_t **raw,
                        vm_err *err);
 int vm_milvus_drop(vm_milvus *m, const char *collection, vm_err *err);
-/* rows_json is the `data` array text; the answer's insertCount must equal
- * expected, otherwise VM_ERR_PROTOCOL. */
+/* Build the entities/insert (or upsert) body around the `data` array text
+ * rows_json in the client's reusable buffer; returns its length, 0 when out
+ * of memory. */
+size_t vm_milvus_rows_body(vm_milvus *m, const char *collection, const char *rows_json,
+                           size_t len);
+/* Send the body built by vm_milvus_rows_body to entities/insert (upsert
+ * false) or entities/upsert; the answer's insertCount / upsertCount must
+ * equal expected, otherwise VM_ERR_PROTOCOL. */
+int vm_milvus_send_rows(vm_milvus *m, bool upsert, size_t expected, vm_err *err);
+/* Insert in one call (tests). */
 int vm_milvus_insert(vm_milvus *m, const char *collection, const char *rows_json, size_t len,
                      size_t expected, vm_err *err);
+int vm_milvus_delete(vm_milvus *m, const char *collection, const char *filter, vm_err *err);
+/* "LoadStateLoaded", "LoadStateNotLoad", ... into state (cap bytes). */
+int vm_milvus_load_state(vm_milvus *m, const char *collection, char *state, size_t cap,
+                         vm_err *err);
 /* Exact count(*) with Strong consistency (needs a loaded collection). */
 int vm_milvus_count(vm_milvus *m, const char *collection, int64_t *rows, vm_err *err);
 

@@ -12,7 +12,10 @@
  * behaviour; indexing and loading come after the data), or, when the job
  * appends, checks that the existing collection has every field with the
  * same type and dimension. write() sends rows [from, to) of a batch as one
- * entities/insert and checks insertCount.
+ * entities/upsert when the primary key is kept (so a batch sent twice
+ * leaves one row per key) or entities/insert under autoID, and checks the
+ * returned count. make_queryable() indexes vector fields that have no
+ * index (AUTOINDEX) and loads the collection, which exact count(*) needs.
  */
 #include "milvus_client.h"
 #include "milvus_rows.h"
@@ -23,6 +26,7 @@
 
 #include <stddef.h>
 #include <string.h>
+#include <time.h>
 
 typedef struct vm_milvus_sink {
     /* config */
@@ -120,20 +124,113 @@ static int vm_ms_prepare(void *state, const vm_schema *schema, const vm_sink_pre
 }
 
 static int vm_ms_write(void *state, const vm_schema *schema, const vm_batch *batch, size_t from,
-                       size_t to, vm_err *err)
+                       size_t to, size_t max_bytes, vm_err *err)
 {
     vm_milvus_sink *s = state;
     vm_buf_clear(&s->rows);
     int rc = vm_milvus_encode_rows(schema, batch, from, to, &s->rows, err);
     if (rc != VM_OK)
         return rc;
-    return vm_milvus_insert(s->client, schema->collection, s->rows.data, s->rows.len, to - from,
-                            err);
+    size_t n = vm_milvus_rows_body(s->client, schema->collection, s->rows.data, s->rows.len);
+    if (n == 0)
+        return vm_err_setc(err, VM_ERR_NOMEM, "out of memory building a request");
+    if (max_bytes && n > max_bytes)
+        return vm_err_set(err, VM_ERR_TOO_LARGE, true,
+                          "%zu rows make a %zu-byte request, over the %zu-byte limit", to - from,
+                          n, max_bytes);
+    const vm_field *pk = vm_schema_primary(schema);
+    return vm_milvus_send_rows(s->client, pk && !pk->auto_id, to - from, err);
 }
 
 static int vm_ms_count(void *state, const char *collection, int64_t *rows, vm_err *err)
 {
     return vm_milvus_count(((vm_milvus_sink *)state)->client, collection, rows, err);
+}
+
+static int vm_ms_delete_where(void *state, const char *collection, const char *filter,
+                              vm_err *err)
+{
+    return vm_milvus_delete(((vm_milvus_sink *)state)->client, collection, filter, err);
+}
+
+/* Index for a vector field that has none: AUTOINDEX with a metric that fits
+ * the type (Milvus picks the index kind; sparse needs its own). */
+static json_t *vm_ms_index_for(const vm_field *f)
+{
+    const char *metric = "COSINE", *type = "AUTOINDEX";
+    if (f->type == VM_T_SPARSE_FLOAT_VECTOR) {
+        metric = "IP";
+        type = "SPARSE_INVERTED_INDEX";
+    } else if (f->type == VM_T_BINARY_VECTOR) {
+        metric = "HAMMING";
+        type = "BIN_FLAT";
+    }
+    return json_pack("{s:s, s:s, s:s, s:{s:s}}", "fieldName", f->name, "indexName", f->name,
+                     "metricType", metric, "params", "index_type", type);
+}
+
+static int vm_ms_make_queryable(void *state, const vm_schema *schema, bool *changed,
+                                vm_err *err)
+{
+    vm_milvus_sink *s = state;
+    char ls[64];
+    int rc = vm_milvus_load_state(s->client, schema->collection, ls, sizeof ls, err);
+    if (rc != VM_OK || strcmp(ls, "LoadStateLoaded") == 0)
+        return rc;
+    vm_schema *have = NULL;
+    json_t *raw = NULL, *specs = json_array();
+    if (!specs)
+        return vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
+    if ((rc = vm_milvus_describe(s->client, schema->collection, &have, &raw, err)) != VM_OK)
+        goto cleanup;
+    json_t *indexes = json_object_get(raw, "indexes");
+    for (size_t i = 0; i < have->nfields; i++) {
+        const vm_field *f = &have->fields[i];
+        if (!vm_dtype_is_vector(f->type))
+            continue;
+        bool indexed = false;
+        size_t k;
+        json_t *ix;
+        json_array_foreach(indexes, k, ix) {
+            const char *fn = json_string_value(json_object_get(ix, "fieldName"));
+            indexed |= fn && strcmp(fn, f->name) == 0;
+        }
+        if (!indexed && json_array_append_new(specs, vm_ms_index_for(f)) != 0) {
+            rc = vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
+            goto cleanup;
+        }
+    }
+    *changed = true;
+    if (json_array_size(specs)) {
+        json_t *body = json_pack("{s:s, s:O}", "collectionName", schema->collection,
+                                 "indexParams", specs);
+        rc = body ? vm_milvus_callj(s->client, "indexes/create", body, NULL, err)
+                  : vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
+        json_decref(body);
+        if (rc != VM_OK)
+            goto cleanup;
+    }
+    json_t *body = json_pack("{s:s}", "collectionName", schema->collection);
+    rc = body ? vm_milvus_callj(s->client, "collections/load", body, NULL, err)
+              : vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
+    json_decref(body);
+    /* loading is asynchronous: wait for it, with a deadline */
+    for (int i = 0; rc == VM_OK && i < 600; i++) {
+        if ((rc = vm_milvus_load_state(s->client, schema->collection, ls, sizeof ls, err)))
+            break;
+        if (strcmp(ls, "LoadStateLoaded") == 0)
+            goto cleanup;
+        struct timespec ts = {0, (i < 10 ? 100 : 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    if (rc == VM_OK)
+        rc = vm_err_setc(err, VM_ERR_TIMEOUT, "collection '%s' did not load (state %s)",
+                         schema->collection, ls);
+cleanup:
+    json_decref(specs);
+    json_decref(raw);
+    vm_schema_free(have);
+    return rc;
 }
 
 const vm_sink_ops vm_sink_milvus_ops = {
@@ -146,4 +243,6 @@ const vm_sink_ops vm_sink_milvus_ops = {
     .prepare = vm_ms_prepare,
     .write = vm_ms_write,
     .count = vm_ms_count,
+    .delete_where = vm_ms_delete_where,
+    .make_queryable = vm_ms_make_queryable,
 };
