@@ -189,6 +189,14 @@ void vm_source_close(vm_source *src)
         src->ops->close(src->state);
 }
 
+int vm_source_resume_filter(vm_source *src, const vm_task *task, const char *cursor, char **out,
+                            vm_err *err)
+{
+    *out = NULL;
+    VM_NEED_OP(src, resume_filter, err);
+    return src->ops->resume_filter(src->state, task, cursor, out, err);
+}
+
 int vm_sink_new(const char *t, const json_t *conf, vm_sink **out, vm_err *err)
 {
     *out = NULL;

@@ -74,6 +74,15 @@ typedef struct vm_source_ops {
     /* Position after the last row read; *out is allocated (vm_free). */
     int (*cursor)(void *state, char **out, vm_err *err);
     void (*close)(void *state);
+
+    /* Optional, for autoID targets: a Milvus filter expression that selects
+     * the target rows written from the part of `task` after `cursor` (NULL:
+     * the whole task), through an identity field the source added to its
+     * schema. Before a resumed or retried autoID task writes again, the
+     * worker deletes those rows, so a batch written before a crash but not
+     * checkpointed cannot be duplicated. *out is allocated (vm_free). */
+    int (*resume_filter)(void *state, const vm_task *task, const char *cursor, char **out,
+                         vm_err *err);
 } vm_source_ops;
 
 typedef struct vm_sink_prepare {
@@ -145,6 +154,8 @@ int vm_source_open(vm_source *src, const vm_task *task, const char *cursor, vm_e
 int vm_source_read(vm_source *src, vm_batch *batch, size_t max_rows, bool *done, vm_err *err);
 int vm_source_cursor(vm_source *src, char **out, vm_err *err);
 void vm_source_close(vm_source *src);
+int vm_source_resume_filter(vm_source *src, const vm_task *task, const char *cursor, char **out,
+                            vm_err *err);
 
 int vm_sink_new(const char *type, const json_t *conf, vm_sink **out, vm_err *err);
 void vm_sink_free(vm_sink *sink);

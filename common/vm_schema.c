@@ -490,3 +490,59 @@ cleanup:
     vm_schema_free(s);
     return rc;
 }
+
+static int64_t vm_tp_int(const json_t *tp, const char *key)
+{
+    json_t *v = json_object_get(tp, key);
+    if (json_is_integer(v))
+        return json_integer_value(v);
+    const char *sv = json_string_value(v);
+    return sv ? strtoll(sv, NULL, 10) : 0;
+}
+
+int vm_schema_from_milvus(const json_t *schema, const char *collection, vm_schema **out,
+                          vm_err *err)
+{
+    *out = NULL;
+    json_t *fields = json_object_get(schema, "fields");
+    if (!json_is_array(fields))
+        return vm_err_setc(err, VM_ERR_INVALID, "schema: no fields array");
+    vm_schema *s = vm_schema_new(collection);
+    if (!s)
+        return vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
+    int rc = VM_OK;
+    bool auto_id = json_is_true(json_object_get(schema, "autoID"));
+    s->enable_dynamic = json_is_true(json_object_get(schema, "enableDynamicField"));
+    size_t i;
+    json_t *jf;
+    json_array_foreach(fields, i, jf) {
+        json_t *tp = json_object_get(jf, "elementTypeParams");
+        const char *type = json_string_value(json_object_get(jf, "dataType"));
+        vm_field f = {
+            .name = (char *)json_string_value(json_object_get(jf, "fieldName")),
+            .type = vm_dtype_parse(type),
+            .element_type = vm_dtype_parse(json_string_value(json_object_get(jf, "elementDataType"))),
+            .dim = vm_tp_int(tp, "dim"),
+            .max_length = vm_tp_int(tp, "max_length"),
+            .max_capacity = vm_tp_int(tp, "max_capacity"),
+            .primary = json_is_true(json_object_get(jf, "isPrimary")),
+            .partition_key = json_is_true(json_object_get(jf, "isPartitionKey")),
+            .nullable = json_is_true(json_object_get(jf, "nullable")),
+            .default_value = json_object_get(jf, "defaultValue"),
+            .description = (char *)json_string_value(json_object_get(jf, "description")),
+        };
+        f.auto_id = f.primary && auto_id;
+        if (!f.name || f.type == VM_T_NONE) {
+            rc = vm_err_setc(err, VM_ERR_INVALID, "schema: field %zu has no name or an unknown type '%s'",
+                             i, type ? type : "(none)");
+            goto cleanup;
+        }
+        if ((rc = vm_schema_add(s, &f, err)) != VM_OK)
+            goto cleanup;
+    }
+    *out = s;
+    s = NULL;
+cleanup:
+    vm_schema_free(s);
+    return rc;
+}

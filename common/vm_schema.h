@@ -109,6 +109,11 @@ int vm_name_to_milvus(const char *name, bool strict, char **out, vm_err *err);
 /* The "schema" object of collections/create: {autoID, enableDynamicField,
  * fields:[...]} with typeParams in elementTypeParams. New reference. */
 json_t *vm_schema_to_milvus(const vm_schema *s);
+/* Parse the "schema" object of collections/create (vm_schema_to_milvus's
+ * output) back; collection names the result. Used to hand the target schema
+ * from the coordinator to the workers through the state store. */
+int vm_schema_from_milvus(const json_t *schema, const char *collection, vm_schema **out,
+                          vm_err *err);
 /* Parse the `data` of collections/describe into a schema. */
 int vm_schema_from_milvus_describe(const json_t *data, vm_schema **out, vm_err *err);
 

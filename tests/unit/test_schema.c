@@ -193,6 +193,14 @@ static void test_from_describe(void **st)
     json_t *a = vm_schema_to_milvus(s), *b = vm_schema_to_milvus(c);
     assert_true(json_equal(a, b));
     assert_true(json_is_true(json_object_get(a, "autoID")));
+    /* and the create form parses back to the same schema */
+    vm_schema *again;
+    assert_int_equal(vm_schema_from_milvus(a, "docs", &again, &e), VM_OK);
+    json_t *c2 = vm_schema_to_milvus(again);
+    assert_true(json_equal(a, c2));
+    assert_true(again->fields[0].auto_id);
+    json_decref(c2);
+    vm_schema_free(again);
     json_decref(a);
     json_decref(b);
     vm_schema_free(c);
