@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "commands.h"
 #include "vm_cli.h"
 #include "vm_mem.h"
 
@@ -33,27 +34,27 @@ static const vm_command vm_commands[] = {
      "file, so running the same command again resumes an interrupted migration.\n",
      NULL, "arrives with the embedded-mode issue"},
     {"plan", "Show source schema, target schema and task split; change nothing",
-     "usage: vecmig plan JOB.yaml [--write-mapping FILE] [--json]\n"
+     "usage: vecmig plan JOB.yaml\n"
      "\n"
      "Connects to the source, discovers its schema, maps it to a Milvus schema and\n"
      "prints the mapping table and the range tasks it would create. Writes nothing to\n"
      "the source or the target.\n",
-     NULL, "arrives with the pgvector -> Milvus issue"},
+     vm_cmd_plan, NULL},
     {"coordinator", "Plan a job, publish its tasks to Kafka, reconcile the counts",
-     "usage: vecmig coordinator start JOB.yaml [--mapping FILE]\n"
+     "usage: vecmig coordinator start JOB.yaml [--report FILE] [--quiet]\n"
      "\n"
      "Discovers and maps the source schema, creates the target collection, splits\n"
      "the source into range tasks, records job and tasks in Redis, publishes the\n"
      "tasks to Kafka, waits for the workers and reconciles source, per-task and\n"
      "target counts into a report. Exits 0 only when they agree.\n",
-     NULL, "arrives with the pgvector -> Milvus issue"},
+     vm_cmd_coordinator, NULL},
     {"worker", "Consume range tasks from Kafka and copy their rows",
-     "usage: vecmig worker --config WORKER.yaml\n"
+     "usage: vecmig worker JOB.yaml [--id NAME] [--exit-when-idle SECONDS]\n"
      "\n"
      "Joins the Kafka consumer group, takes one task at a time, reads its range in\n"
      "batches from the source and writes them to the target, checkpointing each\n"
      "confirmed batch in Redis. Stateless: start as many as you like.\n",
-     NULL, "arrives with the pgvector -> Milvus issue"},
+     vm_cmd_worker, NULL},
     {"status", "Show jobs: state, rows, rate, ETA, errors, workers",
      "usage: vecmig status [JOB] [--watch] [--json]\n", NULL,
      "arrives with the monitoring issue"},

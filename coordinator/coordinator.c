@@ -1,8 +1,285 @@
 /*
- * coordinator.c - placeholder for the coordinator (plan, publish, reconcile).
- * It lands with the pgvector -> Milvus issue; the library exists now so the
- * build layout is final.
+ * coordinator.c - the coordinator: plan, create, publish, wait, reconcile.
+ *
+ * Restartable at any point: the job and its tasks live in the state store,
+ * so starting the coordinator again for the same job id skips planning,
+ * re-publishes the tasks that are not done (a duplicate message is
+ * harmless: a worker's claim sees the task's real state) and goes on
+ * waiting. While waiting it also re-publishes tasks whose lease expired (a
+ * worker died and its message went nowhere) and tasks that failed with
+ * attempts left; a task out of attempts fails the job.
  */
 #include "coordinator.h"
+#include "plan.h"
+#include "report.h"
+#include "vm_job.h"
+#include "vm_log.h"
+#include "vm_mem.h"
+#include "vm_state.h"
 
-const char *vm_coordinator_component(void) { return "coordinator"; }
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct vm_coord {
+    const vm_job_conf *job;
+    const vm_coordinator_opts *opts;
+    vm_source *src;
+    vm_sink *sink;
+    vm_state *state;
+    vm_queue *queue;
+    vm_schema *target;
+    json_t *record;
+    /* failed runs per task id, counted here because a reset gives the task
+     * a fresh attempt budget in the store (lost if the coordinator restarts,
+     * which then grants max_attempts more) */
+    int64_t *failures;
+    size_t nfailures;
+} vm_coord;
+
+static int64_t vm_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int vm_publish_task(vm_coord *c, const vm_task *t, vm_err *err)
+{
+    char key[300];
+    vm_queue_task_key(c->job->job.id, t->id, key, sizeof key);
+    char *payload = vm_task_encode(t);
+    if (!payload)
+        return vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
+    int rc = vm_queue_publish(c->queue, key, payload, strlen(payload), err);
+    free(payload);
+    return rc;
+}
+
+/* A new job: plan, create the collection, record, publish. */
+static int vm_coord_start(vm_coord *c, vm_err *err)
+{
+    vm_plan p;
+    int rc = vm_plan_build(c->job, c->src, &p, err);
+    if (rc != VM_OK)
+        return rc;
+    bool append = c->job->migration.on_existing == VM_ON_EXISTING_APPEND;
+    vm_sink_prepare prep = {.append = append};
+    if ((rc = vm_sink_prepare_target(c->sink, p.target, &prep, err)) != VM_OK)
+        goto cleanup;
+    int64_t before = -1;
+    if (append) {
+        vm_err ignore;
+        if (vm_sink_count(c->sink, p.target->collection, &before, &ignore) != VM_OK)
+            before = -1; /* not loaded: no baseline */
+    }
+    if (!(c->record = vm_job_record_new(c->job, p.source, p.target, p.source_rows, before)) ||
+        !(c->target = vm_schema_clone(p.target))) {
+        rc = vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
+        goto cleanup;
+    }
+    /* the topic first: workers subscribe as soon as the job record exists */
+    int parts = p.ntasks < 32 ? (int)(p.ntasks ? p.ntasks : 1) : 32;
+    if ((rc = vm_queue_prepare(c->queue, parts, err)) != VM_OK ||
+        (rc = vm_state_job_put(c->state, c->job->job.id, c->record, err)) != VM_OK ||
+        (rc = vm_state_tasks_put(c->state, c->job->job.id, p.tasks, p.ntasks, err)) != VM_OK)
+        goto cleanup;
+    for (size_t i = 0; i < p.ntasks; i++)
+        if ((rc = vm_publish_task(c, &p.tasks[i], err)) != VM_OK)
+            goto cleanup;
+    rc = vm_state_job_set_state(c->state, c->job->job.id, VM_JOB_RUNNING, err);
+    vm_info("job %s: collection %s created, %zu tasks published, %" PRId64 " source rows",
+            c->job->job.id, p.target->collection, p.ntasks, p.source_rows);
+cleanup:
+    vm_plan_release(&p);
+    return rc;
+}
+
+/* An existing job: load what the workers share, publish what is left. */
+static int vm_coord_continue(vm_coord *c, vm_job_info *info, vm_err *err)
+{
+    c->record = json_incref(info->record);
+    int rc = vm_job_record_schema(c->record, &c->target, err);
+    if (rc != VM_OK)
+        return rc;
+    vm_task_status *ts = NULL;
+    size_t n = 0;
+    if ((rc = vm_state_tasks_list(c->state, c->job->job.id, &ts, &n, err)) != VM_OK)
+        return rc;
+    size_t again = 0;
+    for (size_t i = 0; i < n && rc == VM_OK; i++) {
+        if (ts[i].state == VM_TASK_DONE)
+            continue;
+        again++;
+        rc = vm_publish_task(c, &ts[i].task, err);
+    }
+    vm_task_status_free_array(ts, n);
+    if (rc == VM_OK && info->state == VM_JOB_PLANNING)
+        rc = vm_state_job_set_state(c->state, c->job->job.id, VM_JOB_RUNNING, err);
+    vm_info("job %s: continuing (%s), %zu unfinished tasks published again", c->job->job.id,
+            vm_job_state_name(info->state), again);
+    return rc;
+}
+
+/* Re-publish expired leases and retryable failures; returns the number of
+ * tasks that failed for good in *dead. */
+static int vm_coord_repair(vm_coord *c, const vm_job_counters *k, int64_t *dead, vm_err *err)
+{
+    const char *id = c->job->job.id;
+    uint32_t *ids = NULL;
+    size_t n = 0;
+    int rc = vm_state_tasks_expired(c->state, id, &ids, &n, err);
+    for (size_t i = 0; rc == VM_OK && i < n; i++) {
+        vm_task_status st;
+        if (vm_state_task_reset(c->state, id, ids[i], err) != VM_OK ||
+            vm_state_task_get(c->state, id, ids[i], &st, err) != VM_OK)
+            continue; /* raced with the owner: look again next round */
+        vm_warn("task %u: lease of %s expired, publishing it again", ids[i],
+                st.owner ? st.owner : "?");
+        rc = vm_publish_task(c, &st.task, err);
+        vm_task_status_release(&st);
+    }
+    vm_free(ids);
+    *dead = 0;
+    if (rc != VM_OK || k->failed == 0)
+        return rc;
+    vm_task_status *ts = NULL;
+    if ((rc = vm_state_tasks_list(c->state, id, &ts, &n, err)) != VM_OK)
+        return rc;
+    for (size_t i = 0; i < n && rc == VM_OK; i++) {
+        if (ts[i].state != VM_TASK_FAILED)
+            continue;
+        if (ts[i].id >= c->nfailures) {
+            size_t cap = c->nfailures;
+            if (vm_grow((void **)&c->failures, &cap, ts[i].id + 1, sizeof *c->failures) != 0) {
+                rc = vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
+                break;
+            }
+            memset(c->failures + c->nfailures, 0, (cap - c->nfailures) * sizeof *c->failures);
+            c->nfailures = cap;
+        }
+        int64_t failed = ++c->failures[ts[i].id];
+        if (failed >= c->job->migration.max_attempts) {
+            c->failures[ts[i].id]--; /* counted again next round, not grown */
+            (*dead)++;
+            continue;
+        }
+        vm_warn("task %u failed (attempt %" PRId64 " of %" PRId64 "): %s; publishing it again",
+                ts[i].id, failed, c->job->migration.max_attempts,
+                ts[i].error ? ts[i].error : "?");
+        if ((rc = vm_state_task_reset(c->state, id, ts[i].id, err)) == VM_OK)
+            rc = vm_publish_task(c, &ts[i].task, err);
+    }
+    vm_task_status_free_array(ts, n);
+    return rc;
+}
+
+static int vm_coord_wait(vm_coord *c, vm_err *err)
+{
+    int64_t start = vm_now_ms(), last_print = 0, last_rows = 0, last_t = start;
+    int64_t total = json_integer_value(json_object_get(c->record, "source_rows_start"));
+    double rate = 0;
+    for (;;) {
+        vm_job_counters k;
+        int rc = vm_state_job_counters(c->state, c->job->job.id, &k, err);
+        if (rc != VM_OK) {
+            if (!err->retriable)
+                return rc;
+            vm_warn("state store: %s (retrying)", err->msg);
+        } else {
+            int64_t dead = 0;
+            if ((rc = vm_coord_repair(c, &k, &dead, err)) != VM_OK && !err->retriable)
+                return rc;
+            int64_t now = vm_now_ms();
+            if (now - last_t >= 1000) {
+                double inst = (double)(k.rows_written - last_rows) * 1000.0 / (double)(now - last_t);
+                rate = rate == 0 ? inst : 0.7 * rate + 0.3 * inst;
+                last_rows = k.rows_written;
+                last_t = now;
+            }
+            if (!c->opts->quiet && now - last_print >= 2000) {
+                char eta[32] = "?";
+                if (rate > 0 && total > k.rows_written)
+                    snprintf(eta, sizeof eta, "%.0fs", (double)(total - k.rows_written) / rate);
+                vm_info("progress: %" PRId64 "/%" PRId64 " rows, %.0f rows/s, ETA %s; tasks %" PRId64
+                        " done, %" PRId64 " running, %" PRId64 " pending, %" PRId64 " failed",
+                        k.rows_written, total, rate, eta, k.done, k.running, k.pending, k.failed);
+                last_print = now;
+            }
+            if (k.done + dead >= k.tasks_total && k.running == 0)
+                return dead ? vm_err_setc(err, VM_ERR_REMOTE,
+                                          "%" PRId64 " task(s) failed after %" PRId64 " attempts",
+                                          dead, c->job->migration.max_attempts)
+                            : VM_OK;
+        }
+        struct timespec ts = {0, 250 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void vm_coord_close(vm_coord *c)
+{
+    vm_queue_close(c->queue);
+    vm_state_close(c->state);
+    vm_sink_free(c->sink);
+    vm_source_free(c->src);
+    vm_schema_free(c->target);
+    json_decref(c->record);
+    vm_free(c->failures);
+}
+
+int vm_coordinator_run(const vm_job_conf *job, const vm_coordinator_opts *opts)
+{
+    vm_coord c = {.job = job, .opts = opts};
+    vm_err e;
+    int code = 2, rc;
+    const char *id = job->job.id;
+    if (job->queue.type != VM_QUEUE_KAFKA || job->state.type != VM_STATE_REDIS) {
+        fprintf(stderr, "vecmig coordinator: needs queue.type: kafka and state.type: redis in "
+                        "the job file (vecmig migrate runs a job in one process)\n");
+        return 2;
+    }
+    if ((rc = vm_source_new(job->source.type, job->source.conf, &c.src, &e)) != VM_OK ||
+        (rc = vm_sink_new(job->target.type, job->target.conf, &c.sink, &e)) != VM_OK ||
+        (rc = vm_state_open(&job->state, &c.state, &e)) != VM_OK ||
+        (rc = vm_job_queue_open(job, "producer", &c.queue, &e)) != VM_OK)
+        goto fail;
+    code = 1;
+    vm_job_info info;
+    rc = vm_state_job_get(c.state, id, &info, &e);
+    if (rc == VM_ERR_NOT_FOUND) {
+        rc = vm_coord_start(&c, &e);
+    } else if (rc == VM_OK) {
+        rc = vm_coord_continue(&c, &info, &e);
+        vm_job_info_release(&info);
+    }
+    if (rc != VM_OK)
+        goto fail;
+    int wrc = vm_coord_wait(&c, &e);
+    if (wrc != VM_OK)
+        vm_error("job %s: %s", id, e.msg);
+    vm_state_job_set_state(c.state, id, VM_JOB_RECONCILING, &e);
+    vm_report rep;
+    rc = vm_report_build(job, c.src, c.sink, c.state, c.target, c.record, &rep, &e);
+    if (rc != VM_OK)
+        goto fail;
+    if (wrc != VM_OK && rep.verdict == VM_VERDICT_OK)
+        rep.verdict = VM_VERDICT_FAILED;
+    char path[600];
+    snprintf(path, sizeof path, "vecmig-report-%s.json", id);
+    rc = vm_report_write(&rep, opts->report_path ? opts->report_path : path, &e);
+    vm_report_print(&rep, stderr);
+    bool ok = rep.verdict == VM_VERDICT_OK;
+    vm_state_job_set_state(c.state, id, ok ? VM_JOB_DONE : VM_JOB_FAILED, &e);
+    vm_report_release(&rep);
+    code = ok && rc == VM_OK ? 0 : 1;
+    vm_coord_close(&c);
+    return code;
+fail:
+    fprintf(stderr, "vecmig coordinator: %s\n", e.msg);
+    if (c.state && code == 1)
+        vm_state_job_set_state(c.state, id, VM_JOB_FAILED, &e);
+    vm_coord_close(&c);
+    return code == 2 && (rc == VM_ERR_INVALID || rc == VM_ERR_UNSUPPORTED) ? 2 : 1;
+}

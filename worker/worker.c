@@ -1,8 +1,286 @@
 /*
- * worker.c - placeholder for the worker (consume, read, write, checkpoint).
- * It lands with the pgvector -> Milvus issue; the library exists now so the
- * build layout is final.
+ * worker.c - the worker: a stateless member of the job's consumer group.
+ *
+ * For each task message: hold the queue (no new messages while the task
+ * runs, membership kept alive by keepalive() between batches, so a long
+ * task is not handed to another worker), claim the task in the state store
+ * (lease + fencing token), run it from its checkpoint, finish it, and only
+ * then acknowledge the message. A task another live worker holds is waited
+ * for (its lease may expire, then it is ours); a task already done is just
+ * acknowledged. A worker killed mid-task leaves its message unacknowledged
+ * and its lease to expire: another worker, or the coordinator's
+ * re-publication, resumes the task from its last checkpoint.
+ *
+ * The stop flag is the one process-wide variable: signal handlers can only
+ * set a sig_atomic_t.
  */
 #include "worker.h"
+#include "runner.h"
+#include "vm_job.h"
+#include "vm_log.h"
+#include "vm_mem.h"
+#include "vm_state.h"
 
-const char *vm_worker_component(void) { return "worker"; }
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static volatile sig_atomic_t vm_worker_stop;
+
+static void vm_worker_on_signal(int sig)
+{
+    (void)sig;
+    vm_worker_stop = 1;
+}
+
+static int64_t vm_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void vm_sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+typedef struct vm_wk {
+    const vm_job_conf *job;
+    const char *id;
+    vm_state *state;
+    vm_queue *queue;
+    vm_source *src;
+    vm_sink *sink;
+    vm_schema *target, *read;
+    /* the task in hand */
+    uint32_t task_id;
+    uint64_t token;
+    int64_t last_beat;
+} vm_wk;
+
+static int vm_wk_checkpoint(void *ctx, const char *cursor, int64_t d_read, int64_t d_written,
+                            vm_err *err)
+{
+    vm_wk *w = ctx;
+    int rc = vm_state_task_checkpoint(w->state, w->job->job.id, w->task_id, w->token, cursor,
+                                      d_read, d_written, w->job->migration.lease_ms, err);
+    if (rc == VM_OK)
+        w->last_beat = vm_mono_ms();
+    return rc;
+}
+
+static int vm_wk_tick(void *ctx, vm_err *err)
+{
+    vm_wk *w = ctx;
+    if (vm_worker_stop)
+        return vm_err_setc(err, VM_ERR_CANCELLED, "worker stopping");
+    int rc = vm_queue_keepalive(w->queue, err);
+    if (rc != VM_OK && !err->retriable)
+        return rc;
+    if (vm_mono_ms() - w->last_beat >= w->job->migration.heartbeat_ms) {
+        rc = vm_state_task_heartbeat(w->state, w->job->job.id, w->task_id, w->token,
+                                     w->job->migration.lease_ms, NULL, err);
+        if (rc == VM_ERR_FENCED)
+            return rc;
+        if (rc == VM_OK)
+            w->last_beat = vm_mono_ms();
+        else
+            vm_warn("task %u: heartbeat failed: %s", w->task_id, err->msg);
+    }
+    return VM_OK;
+}
+
+/* Claim and run one task. *ack tells whether the message may be
+ * acknowledged (false when we stop in the middle). */
+static int vm_wk_handle(vm_wk *w, const vm_task *task, bool *ack, vm_err *err)
+{
+    const char *jid = w->job->job.id;
+    *ack = false;
+    vm_claim cl = {0};
+    int rc;
+    for (;;) {
+        vm_claim_release(&cl);
+        rc = vm_state_task_claim(w->state, jid, task->id, w->id, w->job->migration.lease_ms, &cl,
+                                 err);
+        if (rc != VM_OK)
+            goto cleanup;
+        if (cl.outcome != VM_CLAIM_BUSY)
+            break;
+        /* another worker holds it: wait for it to finish or its lease to end */
+        vm_debug("task %u is held by %s; waiting", task->id, cl.owner ? cl.owner : "?");
+        for (int i = 0; i < 4 && !vm_worker_stop; i++) {
+            vm_queue_keepalive(w->queue, err);
+            vm_sleep_ms(250);
+        }
+        if (vm_worker_stop) {
+            rc = vm_err_setc(err, VM_ERR_CANCELLED, "worker stopping");
+            goto cleanup;
+        }
+    }
+    if (cl.outcome == VM_CLAIM_DONE || cl.outcome == VM_CLAIM_FAILED) {
+        *ack = true; /* finished (or the coordinator decides on a retry) */
+        goto cleanup;
+    }
+    w->task_id = task->id;
+    w->token = cl.token;
+    w->last_beat = vm_mono_ms();
+    char desc[256];
+    vm_task_describe(task, desc, sizeof desc);
+    vm_info("task %u (%s): claimed, attempt %" PRId64 "%s%s", task->id, desc, cl.attempts,
+            cl.cursor ? ", resuming after " : "", cl.cursor ? cl.cursor : "");
+    vm_run_opts ro = {.batch_rows = (size_t)w->job->migration.batch_rows,
+                      .batch_bytes = (size_t)w->job->migration.batch_bytes,
+                      .max_write_attempts = 5,
+                      .resumed = cl.cursor != NULL || cl.attempts > 1};
+    vm_run_hooks h = {.checkpoint = vm_wk_checkpoint, .tick = vm_wk_tick, .ctx = w};
+    vm_run_result res;
+    rc = vm_run_task(w->src, w->sink, w->read, w->target, task, cl.cursor, &ro, &h, &res, err);
+    if (rc == VM_OK) {
+        rc = vm_state_task_finish(w->state, jid, task->id, w->token, VM_TASK_DONE, NULL, NULL,
+                                  err);
+        if (rc == VM_OK)
+            vm_info("task %u: done, %" PRId64 " rows in %" PRId64 " batches (%" PRId64
+                    " retries, %" PRId64 " splits)",
+                    task->id, res.rows_written, res.batches, res.retries, res.splits);
+        *ack = rc == VM_OK;
+    } else if (rc == VM_ERR_FENCED) {
+        vm_warn("task %u: another worker took it over (%s)", task->id, err->msg);
+        *ack = true;
+        rc = VM_OK;
+    } else if (rc == VM_ERR_CANCELLED) {
+        vm_info("task %u: stopped after its last confirmed batch", task->id);
+    } else {
+        vm_error("task %u failed: %s", task->id, err->msg);
+        vm_err e2;
+        if (vm_state_task_finish(w->state, jid, task->id, w->token, VM_TASK_FAILED, err->msg, NULL,
+                                 &e2) == VM_OK)
+            *ack = true;
+        rc = VM_OK; /* the task failed, the worker goes on */
+    }
+cleanup:
+    vm_claim_release(&cl);
+    return rc;
+}
+
+/* The target schema comes from the job record; wait for the coordinator. */
+static int vm_wk_load_schema(vm_wk *w, long idle_ms, vm_err *err)
+{
+    int64_t start = vm_mono_ms();
+    while (!vm_worker_stop) {
+        vm_job_info info;
+        int rc = vm_state_job_get(w->state, w->job->job.id, &info, err);
+        if (rc == VM_OK) {
+            rc = vm_job_record_schema(info.record, &w->target, err);
+            vm_job_info_release(&info);
+            if (rc == VM_OK && !(w->read = vm_run_read_schema(w->target)))
+                rc = vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
+            return rc;
+        }
+        if (rc != VM_ERR_NOT_FOUND && !err->retriable)
+            return rc;
+        if (idle_ms > 0 && vm_mono_ms() - start > idle_ms)
+            return vm_err_setc(err, VM_ERR_NOT_FOUND, "job %s does not exist", w->job->job.id);
+        vm_sleep_ms(500);
+    }
+    return vm_err_setc(err, VM_ERR_CANCELLED, "worker stopping");
+}
+
+static bool vm_wk_job_over(vm_wk *w)
+{
+    vm_job_info info;
+    vm_err e;
+    if (vm_state_job_get(w->state, w->job->job.id, &info, &e) != VM_OK)
+        return false;
+    bool over = info.state == VM_JOB_DONE || info.state == VM_JOB_FAILED ||
+                info.state == VM_JOB_CANCELLED || info.state == VM_JOB_RECONCILING;
+    vm_job_info_release(&info);
+    return over;
+}
+
+int vm_worker_run(const vm_job_conf *job, const vm_worker_opts *opts)
+{
+    char idbuf[128];
+    if (!opts->worker_id)
+        vm_job_worker_id(idbuf, sizeof idbuf);
+    vm_wk w = {.job = job, .id = opts->worker_id ? opts->worker_id : idbuf};
+    vm_err e;
+    int code = 1, rc;
+    struct sigaction sa = {.sa_handler = vm_worker_on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    if (job->queue.type != VM_QUEUE_KAFKA || job->state.type != VM_STATE_REDIS) {
+        fprintf(stderr, "vecmig worker: needs queue.type: kafka and state.type: redis in the "
+                        "job file\n");
+        return 2;
+    }
+    if ((rc = vm_source_new(job->source.type, job->source.conf, &w.src, &e)) != VM_OK ||
+        (rc = vm_sink_new(job->target.type, job->target.conf, &w.sink, &e)) != VM_OK ||
+        (rc = vm_state_open(&job->state, &w.state, &e)) != VM_OK ||
+        (rc = vm_job_queue_open(job, "consumer", &w.queue, &e)) != VM_OK ||
+        (rc = vm_wk_load_schema(&w, opts->exit_when_idle_ms, &e)) != VM_OK)
+        goto cleanup;
+    vm_info("worker %s: serving job %s (collection %s)", w.id, job->job.id, w.target->collection);
+    int64_t idle_since = vm_mono_ms();
+    while (!vm_worker_stop) {
+        vm_queue_msg m = {0};
+        rc = vm_queue_consume(w.queue, 500, &m, &e);
+        if (rc < 0) {
+            /* a topic not created yet is worth waiting for */
+            if (!e.retriable && rc != VM_ERR_NOT_FOUND)
+                goto cleanup;
+            vm_warn("queue: %s", e.msg);
+            vm_sleep_ms(500);
+            continue;
+        }
+        if (rc == 0) {
+            if (opts->exit_when_idle_ms > 0 &&
+                vm_mono_ms() - idle_since > opts->exit_when_idle_ms && vm_wk_job_over(&w))
+                break;
+            continue;
+        }
+        vm_task task;
+        if (vm_task_decode(m.payload, m.len, &task, &e) != VM_OK ||
+            strcmp(task.job_id, job->job.id) != 0) {
+            vm_error("queue: dropping a message that is not a task of job %s: %s", job->job.id,
+                     e.msg);
+            vm_queue_ack(w.queue, &m, &e);
+            vm_queue_msg_release(&m);
+            vm_task_release(&task);
+            continue;
+        }
+        bool ack = false;
+        vm_queue_hold(w.queue, &e);
+        rc = vm_wk_handle(&w, &task, &ack, &e);
+        if (ack && vm_queue_ack(w.queue, &m, &e) != VM_OK)
+            vm_warn("task %u: acknowledging failed (%s); it may be delivered again, which is "
+                    "harmless", task.id, e.msg);
+        vm_queue_release_hold(w.queue, &e);
+        vm_queue_msg_release(&m);
+        vm_task_release(&task);
+        idle_since = vm_mono_ms();
+        if (rc != VM_OK && rc != VM_ERR_CANCELLED) {
+            if (!e.retriable)
+                goto cleanup;
+            vm_warn("worker: %s", e.msg);
+        }
+    }
+    code = 0;
+cleanup:
+    if (code != 0 && rc != VM_ERR_CANCELLED)
+        fprintf(stderr, "vecmig worker: %s\n", e.msg);
+    else
+        code = 0;
+    vm_queue_close(w.queue);
+    vm_state_close(w.state);
+    vm_sink_free(w.sink);
+    vm_source_free(w.src);
+    vm_schema_free(w.target);
+    vm_schema_free(w.read);
+    return code;
+}

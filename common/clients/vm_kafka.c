@@ -47,6 +47,7 @@ struct vm_kafka_producer {
 
 struct vm_kafka_consumer {
     rd_kafka_t *rk;
+    bool paused; /* vm_kafka_pause: new assignments are paused too */
 };
 
 /* ------------------------------------------------------------ errors */
@@ -812,8 +813,12 @@ static void vm_kafka_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t rkerr,
                                   rd_kafka_topic_partition_list_t *parts,
                                   void *opaque)
 {
-    (void)opaque;
-    bool coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    vm_kafka_consumer *c = opaque;
+    /* NULL while the group handle terminates (a close after the member was
+     * evicted, e.g. for exceeding max.poll.interval.ms); the strategy is
+     * pinned to cooperative-sticky, so that is the protocol then */
+    const char *proto = rd_kafka_rebalance_protocol(rk);
+    bool coop = !proto || strcmp(proto, "COOPERATIVE") == 0;
     rd_kafka_error_t *e = NULL;
     rd_kafka_resp_err_t aerr = RD_KAFKA_RESP_ERR_NO_ERROR;
     const char *what = "assign";
@@ -821,7 +826,7 @@ static void vm_kafka_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t rkerr,
     switch (rkerr) {
     case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
         vm_debug("kafka: rebalance: %d partition(s) assigned (%s)", parts->cnt,
-                 rd_kafka_rebalance_protocol(rk));
+                 proto ? proto : "?");
         if (coop)
             e = rd_kafka_incremental_assign(rk, parts);
         else
@@ -849,6 +854,14 @@ static void vm_kafka_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t rkerr,
         rd_kafka_error_destroy(e);
     } else if (aerr) {
         vm_error("kafka: rebalance %s: %s", what, rd_kafka_err2str(aerr));
+    } else if (rkerr == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS && c) {
+        /* vm_kafka_pause covers partitions that arrive later; a partition
+         * paused under an earlier assignment must not stay paused */
+        rd_kafka_resp_err_t perr = c->paused ? rd_kafka_pause_partitions(rk, parts)
+                                             : rd_kafka_resume_partitions(rk, parts);
+        if (perr)
+            vm_error("kafka: rebalance %s: %s", c->paused ? "pause" : "resume",
+                     rd_kafka_err2str(perr));
     }
 }
 
@@ -878,6 +891,7 @@ int vm_kafka_consumer_new(const vm_kafka_opts *opts, const char *group_id,
                                 err)) != 0)
         goto cleanup;
     rd_kafka_conf_set_rebalance_cb(conf, vm_kafka_rebalance_cb);
+    rd_kafka_conf_set_opaque(conf, c);
     rc = vm_kafka_handle_new(RD_KAFKA_CONSUMER, conf, &c->rk, err);
     conf = NULL;
     if (rc != 0)
@@ -1037,6 +1051,38 @@ void vm_kafka_consumer_close(vm_kafka_consumer *c)
     rd_kafka_destroy(c->rk);
     vm_free(c);
 }
+
+/* Pause (or resume) the whole current assignment. */
+static int vm_kafka_pause_resume(vm_kafka_consumer *c, bool pause, vm_err *err)
+{
+    rd_kafka_topic_partition_list_t *l = NULL;
+    const char *what = pause ? "pause" : "resume";
+    rd_kafka_resp_err_t rkerr = rd_kafka_assignment(c->rk, &l);
+    if (rkerr != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return vm_kafka_set_err(err, rkerr, what, NULL);
+    /* set the flag first: a rebalance served later follows it */
+    c->paused = pause;
+    if (l->cnt > 0)
+        rkerr = pause ? rd_kafka_pause_partitions(c->rk, l) : rd_kafka_resume_partitions(c->rk, l);
+    for (int i = 0; rkerr == RD_KAFKA_RESP_ERR_NO_ERROR && i < l->cnt; i++)
+        rkerr = l->elems[i].err;
+    rd_kafka_topic_partition_list_destroy(l);
+    if (rkerr != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return vm_kafka_set_err(err, rkerr, what, NULL);
+    return 0;
+}
+
+int vm_kafka_pause(vm_kafka_consumer *c, vm_err *err)
+{
+    return vm_kafka_pause_resume(c, true, err);
+}
+
+int vm_kafka_resume(vm_kafka_consumer *c, vm_err *err)
+{
+    return vm_kafka_pause_resume(c, false, err);
+}
+
+bool vm_kafka_paused(const vm_kafka_consumer *c) { return c && c->paused; }
 
 void vm_kafka_msg_release(vm_kafka_msg *m)
 {

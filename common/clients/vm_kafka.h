@@ -138,6 +138,17 @@ int vm_kafka_commit(vm_kafka_consumer *c, const vm_kafka_msg *m, vm_err *err);
 int vm_kafka_assignment(vm_kafka_consumer *c, const char *topic,
                         int32_t *parts, size_t cap, size_t *n, vm_err *err);
 
+/* Pause fetching of every partition assigned to this consumer, and of any
+ * partition assigned later by a rebalance, until vm_kafka_resume(). While
+ * paused, vm_kafka_poll() still serves rebalances and counts as a poll for
+ * max.poll.interval.ms, but returns no messages of paused partitions
+ * (librdkafka drops what it had prefetched and fetches it again after the
+ * resume, from the position after the last message returned). Idempotent. */
+int vm_kafka_pause(vm_kafka_consumer *c, vm_err *err);
+/* Resume every assigned partition and stop pausing new ones. Idempotent. */
+int vm_kafka_resume(vm_kafka_consumer *c, vm_err *err);
+bool vm_kafka_paused(const vm_kafka_consumer *c);
+
 /* Leave the group cleanly (revokes partitions, commits nothing) and free. */
 void vm_kafka_consumer_close(vm_kafka_consumer *c);
 

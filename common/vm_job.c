@@ -1,0 +1,60 @@
+/*
+ * vm_job.c - per-job topics, the job record, worker ids.
+ */
+#include "vm_job.h"
+#include "vm_mem.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+int vm_job_queue_open(const vm_job_conf *job, const char *role, vm_queue **out, vm_err *err)
+{
+    char topic[512], dead[512];
+    vm_job_queue_conf q = job->queue;
+    snprintf(topic, sizeof topic, "%s.%s", q.topic ? q.topic : "vecmig.tasks", job->job.id);
+    snprintf(dead, sizeof dead, "%s.%s", q.dead_letter_topic ? q.dead_letter_topic : "vecmig.dead",
+             job->job.id);
+    q.topic = topic;
+    q.dead_letter_topic = dead;
+    return vm_queue_open(&q, role, out, err);
+}
+
+json_t *vm_job_record_new(const vm_job_conf *job, const vm_schema *source,
+                          const vm_schema *target, int64_t source_rows,
+                          int64_t target_rows_before)
+{
+    json_t *schema = vm_schema_to_milvus(target);
+    if (!schema)
+        return NULL;
+    return json_pack("{s:i, s:{s:s, s:s}, s:{s:s, s:s}, s:o, s:I, s:I, s:s, s:I}", "version", 1,
+                     "source", "type", job->source.type, "collection", source->collection,
+                     "target", "type", job->target.type, "collection", target->collection,
+                     "schema", schema, "source_rows_start", (json_int_t)source_rows,
+                     "task_rows", (json_int_t)job->migration.task_rows, "on_existing",
+                     job->migration.on_existing == VM_ON_EXISTING_APPEND ? "append" : "fail",
+                     "target_rows_before", (json_int_t)target_rows_before);
+}
+
+int vm_job_record_schema(const json_t *record, vm_schema **out, vm_err *err)
+{
+    const char *coll = json_string_value(json_object_get(json_object_get(record, "target"),
+                                                         "collection"));
+    json_t *schema = json_object_get(record, "schema");
+    if (!coll || !schema)
+        return vm_err_setc(err, VM_ERR_PROTOCOL, "job record lacks the target schema");
+    return vm_schema_from_milvus(schema, coll, out, err);
+}
+
+void vm_job_worker_id(char *buf, size_t cap)
+{
+    char host[64] = "host";
+    gethostname(host, sizeof host - 1);
+    host[sizeof host - 1] = '\0';
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    unsigned seed = (unsigned)ts.tv_nsec ^ (unsigned)getpid();
+    snprintf(buf, cap, "%s-%d-%04x", host, (int)getpid(), (unsigned)rand_r(&seed) & 0xffff);
+}

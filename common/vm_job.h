@@ -1,0 +1,35 @@
+/*
+ * vm_job.h - what the coordinator and the workers share about one job.
+ *
+ * - Each job has its own task topic, "<queue.topic>.<job id>" (and dead-
+ *   letter topic "<queue.dead_letter_topic>.<job id>"), so workers started
+ *   for one job never see another job's tasks.
+ * - The job record in the state store carries what workers need and the
+ *   job file does not say: the target schema the coordinator decided on
+ *   (Milvus create form) and the collection name. It holds no secrets:
+ *   workers take credentials from their own job file.
+ */
+#ifndef VM_JOB_H
+#define VM_JOB_H
+
+#include <jansson.h>
+
+#include "vm_config.h"
+#include "vm_queue.h"
+#include "vm_schema.h"
+
+int vm_job_queue_open(const vm_job_conf *job, const char *role, vm_queue **out, vm_err *err);
+
+/* New record: {"version":1, "source":{type, collection}, "target":{type,
+ * collection}, "schema":{...}, "source_rows_start":N, "task_rows":N,
+ * "on_existing":"fail|append", "target_rows_before":N|-1}. */
+json_t *vm_job_record_new(const vm_job_conf *job, const vm_schema *source,
+                          const vm_schema *target, int64_t source_rows,
+                          int64_t target_rows_before);
+/* The target schema from a record. */
+int vm_job_record_schema(const json_t *record, vm_schema **out, vm_err *err);
+
+/* A worker id: "<hostname>-<pid>-<4 random hex>". */
+void vm_job_worker_id(char *buf, size_t cap);
+
+#endif
