@@ -12,13 +12,15 @@
 
 int vm_job_queue_open(const vm_job_conf *job, const char *role, vm_queue **out, vm_err *err)
 {
-    char topic[512], dead[512];
+    char topic[512], dead[512], group[512];
     vm_job_queue_conf q = job->queue;
     snprintf(topic, sizeof topic, "%s.%s", q.topic ? q.topic : "vecmig.tasks", job->job.id);
     snprintf(dead, sizeof dead, "%s.%s", q.dead_letter_topic ? q.dead_letter_topic : "vecmig.dead",
              job->job.id);
+    snprintf(group, sizeof group, "%s.%s", q.group ? q.group : "vecmig-workers", job->job.id);
     q.topic = topic;
     q.dead_letter_topic = dead;
+    q.group = group;
     return vm_queue_open(&q, role, out, err);
 }
 

@@ -1,9 +1,10 @@
 /*
  * vm_job.h - what the coordinator and the workers share about one job.
  *
- * - Each job has its own task topic, "<queue.topic>.<job id>" (and dead-
- *   letter topic "<queue.dead_letter_topic>.<job id>"), so workers started
- *   for one job never see another job's tasks.
+ * - Each job has its own task topic, "<queue.topic>.<job id>", dead-letter
+ *   topic "<queue.dead_letter_topic>.<job id>" and consumer group
+ *   "<queue.group>.<job id>", so workers started for one job never see
+ *   another job's tasks nor take part in its rebalances.
  * - The job record in the state store carries what workers need and the
  *   job file does not say: the target schema the coordinator decided on
  *   (Milvus create form) and the collection name. It holds no secrets:

@@ -121,9 +121,10 @@ int vm_queue_flush(vm_queue *q, int timeout_ms, vm_err *err);
  * one, or a negative vm_code. VM_ERR_INVALID while held. */
 int vm_queue_consume(vm_queue *q, int timeout_ms, vm_queue_msg *out, vm_err *err);
 /* The message is done: the group never delivers it again (synchronous
- * offset commit). An error after a rebalance moved the message's partition
- * is retriable and harmless: the next owner receives the message again and
- * the state store tells it the task is done. */
+ * offset commit). A commit refused because a rebalance is under way is
+ * retried inside (serving the rebalance) for up to 15 s. A retriable error
+ * that remains is harmless: whoever receives the message again finds the
+ * task DONE in the state store and acks it. */
 int vm_queue_ack(vm_queue *q, const vm_queue_msg *m, vm_err *err);
 /* Stop receiving messages while a task runs; keep calling keepalive(). */
 int vm_queue_hold(vm_queue *q, vm_err *err);

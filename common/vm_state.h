@@ -36,10 +36,13 @@
  *   milliseconds since the epoch on that clock.
  *
  * Errors: connection loss and timeouts are retriable VM_ERR_IO /
- * VM_ERR_TIMEOUT (the next call reconnects). Repeating a mutating call with
- * the same arguments after such an error is safe: the backend recognises a
- * call that was applied but whose reply was lost and does not apply it twice
- * (see the backend for how). Nothing secret is ever stored: the job record
+ * VM_ERR_TIMEOUT (the next call reconnects; a dropped connection is retried
+ * once inside the call). After a retriable error from claim, checkpoint or
+ * finish, repeat the SAME call (same arguments, same vm_state, no other
+ * mutation in between): if the first one was applied and only its reply was
+ * lost, the backend recognises it and answers as applied instead of
+ * applying it twice, so a checkpoint is never counted twice. heartbeat,
+ * reset and the reads are idempotent anyway. Nothing secret is ever stored: the job record
  * is the caller's (no credentials in it), and the store's URL password never
  * appears in a stored value or a message.
  */

@@ -68,8 +68,11 @@ static int vm_wk_checkpoint(void *ctx, const char *cursor, int64_t d_read, int64
     vm_wk *w = ctx;
     int rc = vm_state_task_checkpoint(w->state, w->job->job.id, w->task_id, w->token, cursor,
                                       d_read, d_written, w->job->migration.lease_ms, err);
-    if (rc == VM_OK)
+    if (rc == VM_OK) {
         w->last_beat = vm_mono_ms();
+        vm_debug("task %u: checkpoint %s (+%" PRId64 " rows)", w->task_id, cursor ? cursor : "",
+                 d_written);
+    }
     return rc;
 }
 

@@ -17,6 +17,10 @@
  * next consume() after the release, never lost and never skipped: its
  * offset is not committed before the worker acks it.
  *
+ * An ack that meets a rebalance in progress (ILLEGAL_GENERATION and the
+ * like: the group's generation moved on since the message was fetched)
+ * serves the rebalance and commits again, for up to VM_QK_ACK_RETRY_MS.
+ *
  * queue.properties pass through to librdkafka, except the settings the
  * guarantees above depend on: those are refused by name instead of being
  * silently overridden.
@@ -28,9 +32,18 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #define VM_QK_PUBLISH_TIMEOUT_MS 30000
 #define VM_QK_ADMIN_TIMEOUT_MS 30000
+#define VM_QK_ACK_RETRY_MS 15000
+
+static int64_t vm_qk_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 typedef struct vm_qk {
     vm_queue_role role;
@@ -226,13 +239,6 @@ static int vm_qk_consume(void *st, int timeout_ms, vm_queue_msg *out, vm_err *er
     return rc;
 }
 
-static int vm_qk_ack(void *st, const vm_queue_msg *m, vm_err *err)
-{
-    vm_qk *k = st;
-    vm_kafka_msg km = {.topic = m->topic, .partition = m->partition, .offset = m->offset};
-    return vm_kafka_commit(k->cons, &km, err);
-}
-
 static int vm_qk_hold(void *st, vm_err *err)
 {
     vm_qk *k = st;
@@ -245,25 +251,60 @@ static int vm_qk_release_hold(void *st, vm_err *err)
     return vm_kafka_resume(k->cons, err);
 }
 
+/* One poll: serves rebalances and keeps the member alive. A message it
+ * returns (fetched before a pause took effect, or while an ack waits for a
+ * rebalance) is kept in the stash for the next consume(), in order; it is
+ * not committed, so it is not lost even if we die meanwhile. */
+static int vm_qk_serve(vm_qk *k, int timeout_ms, bool held, vm_err *err)
+{
+    vm_kafka_msg m;
+    int rc = vm_kafka_poll(k->cons, timeout_ms, &m, err);
+    if (rc != 1)
+        return rc;
+    if (vm_grow((void **)&k->stash, &k->capstash, k->nstash + 1, sizeof *k->stash) != 0) {
+        vm_kafka_msg_release(&m);
+        return vm_err_setc(err, VM_ERR_NOMEM, "queue: out of memory");
+    }
+    vm_debug("queue: message %s [%d] @%lld kept for the next consume", m.topic, (int)m.partition,
+             (long long)m.offset);
+    k->stash[k->nstash++] = m;
+    /* during a hold, make sure the partition it came from is paused too */
+    return held ? vm_kafka_pause(k->cons, err) : 0;
+}
+
 static int vm_qk_keepalive(void *st, vm_err *err)
 {
     vm_qk *k = st;
-    vm_kafka_msg m;
-    int rc = vm_kafka_poll(k->cons, 0, &m, err);
-    if (rc != 1)
-        return rc;
-    /* fetched before the pause took effect: keep it for later */
-    if (vm_grow((void **)&k->stash, &k->capstash, k->nstash + 1, sizeof *k->stash) != 0) {
-        vm_kafka_msg_release(&m);
-        /* not committed, so it is not lost: it comes back after a restart
-         * or a rebalance */
-        return vm_err_setc(err, VM_ERR_NOMEM, "queue: out of memory");
+    return vm_qk_serve(k, 0, vm_kafka_paused(k->cons), err);
+}
+
+/* A commit refused because a rebalance is under way (ILLEGAL_GENERATION,
+ * REBALANCE_IN_PROGRESS, ...) succeeds once the rebalance was served, so
+ * serve it and commit again, for a bounded time. The offset is the task's
+ * own: committing it is right whoever owns the partition by then. */
+static int vm_qk_ack(void *st, const vm_queue_msg *m, vm_err *err)
+{
+    vm_qk *k = st;
+    vm_kafka_msg km = {.topic = m->topic, .partition = m->partition, .offset = m->offset};
+    vm_err e;
+    int64_t deadline = vm_qk_now_ms() + VM_QK_ACK_RETRY_MS;
+    int rc;
+    vm_err_clear(&e);
+    while ((rc = vm_kafka_commit(k->cons, &km, &e)) != 0 && e.retriable &&
+           vm_qk_now_ms() < deadline) {
+        vm_debug("queue: ack %s [%d] @%lld: %s; serving the group and retrying", m->topic,
+                 (int)m->partition, (long long)m->offset, e.msg);
+        vm_err pe;
+        int prc = vm_qk_serve(k, 100, vm_kafka_paused(k->cons), &pe);
+        if (prc < 0 && !pe.retriable) {
+            e = pe;
+            rc = prc;
+            break;
+        }
     }
-    vm_debug("queue: message %s [%d] @%lld arrived during a hold; kept for later", m.topic,
-             (int)m.partition, (long long)m.offset);
-    k->stash[k->nstash++] = m;
-    /* make sure the partition it came from is paused too */
-    return vm_kafka_pause(k->cons, err);
+    if (rc != 0 && err)
+        *err = e;
+    return rc;
 }
 
 const vm_queue_ops vm_queue_kafka_ops = {
