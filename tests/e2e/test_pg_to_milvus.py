@@ -214,3 +214,109 @@ def test_worker_killed_mid_task(pg, milvus, env, tmp_path, table):
     assert report["counts"]["target_rows"] == ROWS
     assert any(t["attempts"] > 1 for t in report["tasks"]), "no task was resumed"
     assert verify(pg, milvus, env, table, coll) == ROWS
+
+
+NOPK_ROWS = 6000
+
+
+@pytest.fixture(scope="module")
+def nopk_table(pg):
+    t = unique("e2e_nopk")
+    pg.execute(f"""
+CREATE TABLE {t} (emb vector(64) NOT NULL, label text, n integer);
+INSERT INTO {t}
+SELECT (SELECT array_agg(((i * 31 + j * 17) % 1009)::real / 1009) FROM generate_series(1, 64) j)::vector,
+       CASE WHEN i % 5 = 0 THEN NULL ELSE 'ñ' || i END, i
+FROM generate_series(1, {NOPK_ROWS}) i;
+ANALYZE {t};""")
+    yield t
+    pg.execute(f"DROP TABLE IF EXISTS {t}")
+
+
+def test_no_primary_key_autoid_exact(pg, milvus, env, tmp_path, nopk_table):
+    """ctid split, autoID target, a worker killed mid-task: still exactly one
+    target row per source row (the resumed task deletes what it wrote after
+    its checkpoint, found through pg_ctid, before writing again)."""
+    job_id = unique("e2e_nopk")
+    coll = unique("c")
+    job = write_job(tmp_path, env, job_id,
+                    {"dsn": f'"{env["VECMIG_TEST_PG"]}"', "table": nopk_table, "collection": coll},
+                    extra_migration=", task_rows: 1500, batch_rows: 100", log_level="debug")
+    run = Run(env, job, tmp_path, 2)
+
+    def victim():
+        for p, log in run.workers:
+            if log.exists() and re.search(r"task \d+: checkpoint", log.read_text()):
+                return p
+        return None
+    p = wait_for(victim, 180, "a worker in the middle of a task")
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    rc = run.wait()
+    assert rc == 0, run.coordinator_output()[-3000:]
+    report = json.loads(run.report.read_text())
+    assert report["verdict"] == "ok"
+    assert report["counts"]["target_rows"] == NOPK_ROWS
+    assert report["tasks"][0]["range"].startswith("ctid")
+
+    d = milvus.describe_collection(coll)
+    assert d["auto_id"]
+    src = {}
+    for ctid, emb, label, n in pg.execute(f"SELECT ctid::text, emb::text, label, n FROM {nopk_table}"):
+        b, o = (int(x) for x in ctid.strip("()").split(","))
+        src[b * 65536 + o] = (emb, label, n)
+    seen = {}
+    maxb = max(src) // 65536
+    for b in range(0, maxb + 1, 40):
+        got = milvus.query(coll, filter=f"pg_ctid >= {b * 65536} and pg_ctid < {(b + 40) * 65536}",
+                           output_fields=["*"], limit=16384)
+        for r in got:
+            seen.setdefault(r["pg_ctid"], []).append(r)
+    dups = [k for k, v in seen.items() if len(v) > 1]
+    assert not dups, f"{len(dups)} source rows written twice"
+    assert set(seen) == set(src)
+    for k, (emb, label, n) in src.items():
+        r = seen[k][0]
+        want = f32(emb.strip("[]").split(","))
+        assert np.array_equal(want.view(np.uint32), np.array(r["emb"], dtype=np.float32).view(np.uint32))
+        assert r["label"] == label and r["n"] == n
+
+
+BAD = {
+    "wrong_credentials": (None, "nosuchuser"),
+    "missing_table": (None, "no_such_table_e2e"),
+    "no_vector_column": ("CREATE TABLE {t} (id int PRIMARY KEY, title text); INSERT INTO {t} VALUES (1, 'a')",
+                         "no vector column"),
+    "vector_without_dim": ("CREATE TABLE {t} (id int PRIMARY KEY, v vector);"
+                           "INSERT INTO {t} VALUES (1, '[1,2]'), (2, '[1,2,3]')", "'v'"),
+    "unsupported_type": ("CREATE TABLE {t} (id int PRIMARY KEY, v vector(2), p point);"
+                         "INSERT INTO {t} VALUES (1, '[1,2]', '(1,2)')", "'p'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_input_fails_at_plan_time(pg, milvus, env, tmp_path, case):
+    ddl, needle = BAD[case]
+    t = unique("e2e_bad")
+    coll = unique("c")
+    dsn = env["VECMIG_TEST_PG"]
+    table = t
+    if case == "wrong_credentials":
+        dsn = re.sub(r"user=\S+", "user=nosuchuser", dsn)
+        pg.execute(f"CREATE TABLE {t} (id int PRIMARY KEY, v vector(2))")
+    elif case == "missing_table":
+        table = "no_such_table_e2e"
+    else:
+        pg.execute(ddl.format(t=t))
+    try:
+        job = write_job(tmp_path, env, unique("e2e_bad"),
+                        {"dsn": f'"{dsn}"', "table": table, "collection": coll})
+        out = subprocess.run([env["VECMIG_BIN"], "coordinator", "start", str(job)],
+                             capture_output=True, text=True, timeout=120, cwd=tmp_path)
+        assert out.returncode != 0
+        lines = [l for l in out.stderr.splitlines() if l.startswith("vecmig coordinator:")]
+        assert len(lines) == 1, out.stderr
+        assert needle in lines[0], lines[0]
+        assert not milvus.has_collection(coll), "something was written to the target"
+    finally:
+        pg.execute(f"DROP TABLE IF EXISTS {t}")
