@@ -89,6 +89,7 @@ int vm_batch_new(const vm_schema *s, size_t capacity, vm_batch **out, vm_err *er
         c->type = f->type;
         c->element_type = f->element_type;
         c->dim = f->dim;
+        c->max_length = f->max_length;
         c->nullable = f->nullable;
         if (!(c->name = vm_strdup(f->name)))
             goto nomem;

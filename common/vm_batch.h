@@ -27,6 +27,7 @@ typedef struct vm_column {
     vm_dtype type;
     vm_dtype element_type; /* Array */
     int64_t dim;           /* dense vectors */
+    int64_t max_length;    /* VarChar (and Array<VarChar>) limit in bytes, from the field */
     bool nullable;
     size_t width;          /* bytes per row in data; 0 for variable-length */
     uint8_t *data;         /* cap * width */

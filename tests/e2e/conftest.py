@@ -3,6 +3,7 @@ Kafka, Redis and the Milvus REST v2 bridge from `scripts/stack`, the vecmig
 binary under test (VECMIG_BIN), and pymilvus straight to milvus-lite for
 verification."""
 import os
+import re
 import signal
 import subprocess
 import time
@@ -42,10 +43,13 @@ def unique(prefix):
     return f"{prefix}_{uuid.uuid4().hex[:8]}"
 
 
-def write_job(tmp_path, env, job_id, source, extra_migration="", log_level="info"):
+def write_job(tmp_path, env, job_id, source, migration=None, log_level="info"):
     """A job file for the distributed mode against the local stack."""
     path = tmp_path / f"{job_id}.yaml"
     src = "\n".join(f"  {k}: {v}" for k, v in source.items())
+    mig = {"task_rows": 2000, "batch_rows": 250, "lease": "4s", "heartbeat": "1s"}
+    mig.update(migration or {})
+    mig_text = ", ".join(f"{k}: {v}" for k, v in mig.items())
     path.write_text(f"""
 job: {{id: {job_id}}}
 source:
@@ -57,7 +61,7 @@ queue:
   brokers: "{env['VECMIG_TEST_KAFKA']}"
   properties: {{session.timeout.ms: "6000", heartbeat.interval.ms: "1000"}}
 state: {{type: redis, url: "{env['VECMIG_TEST_REDIS']}"}}
-migration: {{task_rows: 2000, batch_rows: 250, lease: 4s, heartbeat: 1s{extra_migration}}}
+migration: {{{mig_text}}}
 log: {{level: {log_level}, format: text}}
 """)
     return path
@@ -69,6 +73,7 @@ class Run:
     def __init__(self, env, job, tmp_path, workers):
         self.env, self.job, self.tmp = env, job, tmp_path
         self.workers = []
+        self.killed = set()
         for i in range(workers):
             self.start_worker(i)
         self.report = tmp_path / f"{job.stem}-report.json"
@@ -85,6 +90,12 @@ class Run:
         self.workers.append((p, log))
         return p, log
 
+    def kill(self, p):
+        """SIGKILL a worker (no chance to clean up, as a crash)."""
+        self.killed.add(p.pid)
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+
     def wait(self, timeout=600):
         try:
             rc = self.coord.wait(timeout=timeout)
@@ -98,7 +109,23 @@ class Run:
                 except subprocess.TimeoutExpired:
                     p.kill()
             self.coord_log.close()
+        # a worker stopped with SIGTERM finishes its batch and exits 0 (under
+        # ASan a leak would make it exit non-zero)
+        bad = [(log.name, p.returncode) for p, log in self.workers
+               if p.pid not in self.killed and p.returncode != 0]
+        assert not bad, f"workers did not exit cleanly: {bad}"
         return rc
+
+    def running_worker_in_task(self):
+        """A worker process that has checkpointed inside a task (debug log);
+        fails at once if the coordinator already exited."""
+        if self.coord.poll() is not None:
+            pytest.fail("coordinator exited early: " + self.coordinator_output()[-2000:])
+        for p, log in self.workers:
+            if p.poll() is None and log.exists() and \
+                    re.search(r"task \d+: checkpoint", log.read_text()):
+                return p
+        return None
 
     def coordinator_output(self):
         return (self.tmp / f"{self.job.stem}-coordinator.log").read_text()

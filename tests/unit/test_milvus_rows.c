@@ -157,6 +157,14 @@ static void test_autoid_and_errors(void **st)
     assert_int_equal(vm_milvus_encode_rows(s, b, 0, 2, &out, &e), VM_ERR_INVALID);
     assert_non_null(strstr(e.msg, "field 'v' row 1: NaN or infinity"));
 
+    /* a string over max_length is refused, never truncated */
+    v[2] = 0.5f;
+    s->fields[6].max_length = 5;
+    vm_buf_clear(&out);
+    assert_int_equal(vm_milvus_encode_rows(s, b, 0, 1, &out, &e), VM_ERR_INVALID);
+    assert_non_null(strstr(e.msg, "field 'title' row 0: 16 bytes, over its max_length 5"));
+    s->fields[6].max_length = 20;
+
     /* a required target field the rows lack */
     vm_field extra = {.name = "missing", .type = VM_T_INT32};
     vm_schema_add(s, &extra, NULL);

@@ -35,6 +35,11 @@ static int vm_enc_value(const vm_field *f, const vm_batch *b, size_t c, size_t r
         break;
     case VM_T_VARCHAR: {
         const char *s = vm_batch_get_str(b, c, r, &len);
+        if ((int64_t)len > f->max_length)
+            return vm_err_setc(err, VM_ERR_INVALID,
+                               "field '%s' row %zu: %zu bytes, over its max_length %lld "
+                               "(values are never truncated)",
+                               f->name, r, len, (long long)f->max_length);
         vm_buf_json_str(o, s, len);
         break;
     }

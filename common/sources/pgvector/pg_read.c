@@ -33,8 +33,8 @@
  *
  * Errors name the column and the row's key: a NULL in a non-nullable
  * field (every vector field), a VarChar value over its max_length (never
- * truncated; the limit is the discovered max_length when this instance
- * discovered the schema, else Milvus's 65535), a vector whose dimension
+ * truncated; the limit is the batch column's, i.e. the target field's), a
+ * vector whose dimension
  * differs from the field's.
  */
 #include "pgvector.h"
@@ -300,8 +300,8 @@ static int vm_pgv_build(vm_pgv *st, const vm_batch *b, vm_err *err)
         vm_free(q);
         if (rc != VM_OK)
             goto cleanup;
-        if (bc->type == VM_T_VARCHAR && st->discovered && c->max_length > 0)
-            r->max_len = c->max_length;
+        if (bc->type == VM_T_VARCHAR && bc->max_length > 0)
+            r->max_len = bc->max_length; /* the target field's limit, carried by the batch */
         r->fnum = fnum++;
         st->nrcols++;
     }
