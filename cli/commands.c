@@ -54,13 +54,46 @@ cleanup:
     return code;
 }
 
+/* Load the job file at path and hand it to fn; the common tail of the
+ * commands that run a job. */
+typedef int (*vm_job_fn)(const vm_job_conf *job, const void *opts);
+
+static int vm_with_job(const vm_command *cmd, const char *path, vm_job_fn fn, const void *opts)
+{
+    if (!path) {
+        fputs(cmd->usage, stderr);
+        return VM_EXIT_USAGE;
+    }
+    vm_job_conf job;
+    if (vm_load_job(cmd->name, path, &job) != 0)
+        return VM_EXIT_USAGE;
+    int code = fn(&job, opts);
+    vm_job_conf_release(&job);
+    return code;
+}
+
+static int vm_unexpected(const vm_command *cmd, const char *arg)
+{
+    fprintf(stderr, "vecmig %s: unexpected argument '%s'\n", cmd->name, arg);
+    fputs(cmd->usage, stderr);
+    return VM_EXIT_USAGE;
+}
+
+static int vm_run_coordinator(const vm_job_conf *job, const void *opts)
+{
+    return vm_coordinator_run(job, opts);
+}
+
+static int vm_run_worker(const vm_job_conf *job, const void *opts)
+{
+    return vm_worker_run(job, opts);
+}
+
 int vm_cmd_coordinator(const vm_command *cmd, int argc, char **argv)
 {
     vm_coordinator_opts o = {0};
     const char *job_path = NULL;
-    int i = 1;
-    if (argc >= 2 && strcmp(argv[1], "start") == 0)
-        i = 2;
+    int i = argc >= 2 && strcmp(argv[1], "start") == 0 ? 2 : 1;
     for (; i < argc; i++) {
         if (strcmp(argv[i], "--report") == 0 && i + 1 < argc)
             o.report_path = argv[++i];
@@ -68,22 +101,10 @@ int vm_cmd_coordinator(const vm_command *cmd, int argc, char **argv)
             o.quiet = true;
         else if (argv[i][0] != '-' && !job_path)
             job_path = argv[i];
-        else {
-            fprintf(stderr, "vecmig coordinator: unexpected argument '%s'\n", argv[i]);
-            fputs(cmd->usage, stderr);
-            return VM_EXIT_USAGE;
-        }
+        else
+            return vm_unexpected(cmd, argv[i]);
     }
-    if (!job_path) {
-        fputs(cmd->usage, stderr);
-        return VM_EXIT_USAGE;
-    }
-    vm_job_conf job;
-    if (vm_load_job("coordinator", job_path, &job) != 0)
-        return VM_EXIT_USAGE;
-    int code = vm_coordinator_run(&job, &o);
-    vm_job_conf_release(&job);
-    return code;
+    return vm_with_job(cmd, job_path, vm_run_coordinator, &o);
 }
 
 int vm_cmd_worker(const vm_command *cmd, int argc, char **argv)
@@ -97,20 +118,8 @@ int vm_cmd_worker(const vm_command *cmd, int argc, char **argv)
             o.exit_when_idle_ms = atol(argv[++i]) * 1000;
         else if (argv[i][0] != '-' && !job_path)
             job_path = argv[i];
-        else {
-            fprintf(stderr, "vecmig worker: unexpected argument '%s'\n", argv[i]);
-            fputs(cmd->usage, stderr);
-            return VM_EXIT_USAGE;
-        }
+        else
+            return vm_unexpected(cmd, argv[i]);
     }
-    if (!job_path) {
-        fputs(cmd->usage, stderr);
-        return VM_EXIT_USAGE;
-    }
-    vm_job_conf job;
-    if (vm_load_job("worker", job_path, &job) != 0)
-        return VM_EXIT_USAGE;
-    int code = vm_worker_run(&job, &o);
-    vm_job_conf_release(&job);
-    return code;
+    return vm_with_job(cmd, job_path, vm_run_worker, &o);
 }

@@ -24,6 +24,31 @@ int vm_job_queue_open(const vm_job_conf *job, const char *role, vm_queue **out, 
     return vm_queue_open(&q, role, out, err);
 }
 
+int vm_job_connect(const vm_job_conf *job, const char *role, vm_job_conn *c, vm_err *err)
+{
+    memset(c, 0, sizeof *c);
+    if (job->queue.type != VM_QUEUE_KAFKA || job->state.type != VM_STATE_REDIS)
+        return vm_err_setc(err, VM_ERR_INVALID,
+                           "queue.type must be kafka and state.type redis to run distributed "
+                           "(vecmig migrate runs a job in one process)");
+    int rc;
+    if ((rc = vm_source_new(job->source.type, job->source.conf, &c->src, err)) != VM_OK ||
+        (rc = vm_sink_new(job->target.type, job->target.conf, &c->sink, err)) != VM_OK ||
+        (rc = vm_state_open(&job->state, &c->state, err)) != VM_OK ||
+        (rc = vm_job_queue_open(job, role, &c->queue, err)) != VM_OK)
+        vm_job_disconnect(c);
+    return rc;
+}
+
+void vm_job_disconnect(vm_job_conn *c)
+{
+    vm_queue_close(c->queue);
+    vm_state_close(c->state);
+    vm_sink_free(c->sink);
+    vm_source_free(c->src);
+    memset(c, 0, sizeof *c);
+}
+
 json_t *vm_job_record_new(const vm_job_conf *job, const vm_schema *source,
                           const vm_schema *target, int64_t source_rows,
                           int64_t target_rows_before)

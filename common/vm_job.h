@@ -19,7 +19,25 @@
 #include "vm_queue.h"
 #include "vm_schema.h"
 
+#include "vm_connector.h"
+#include "vm_state.h"
+
 int vm_job_queue_open(const vm_job_conf *job, const char *role, vm_queue **out, vm_err *err);
+
+/* Everything a coordinator or a worker talks to for one job. */
+typedef struct vm_job_conn {
+    vm_source *src;
+    vm_sink *sink;
+    vm_state *state;
+    vm_queue *queue;
+} vm_job_conn;
+
+/* Check the job runs distributed (kafka queue, redis state: VM_ERR_INVALID
+ * otherwise, naming the keys) and open source, sink, state store and the
+ * job's queue in `role` ("producer" | "consumer"). On failure nothing is
+ * left open. */
+int vm_job_connect(const vm_job_conf *job, const char *role, vm_job_conn *out, vm_err *err);
+void vm_job_disconnect(vm_job_conn *c);
 
 /* New record: {"version":1, "source":{type, collection}, "target":{type,
  * collection}, "schema":{...}, "source_rows_start":N, "task_rows":N,

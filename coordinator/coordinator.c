@@ -25,7 +25,8 @@
 typedef struct vm_coord {
     const vm_job_conf *job;
     const vm_coordinator_opts *opts;
-    vm_source *src;
+    vm_job_conn conn;
+    vm_source *src; /* the members of conn, by their short names */
     vm_sink *sink;
     vm_state *state;
     vm_queue *queue;
@@ -220,10 +221,7 @@ static int vm_coord_wait(vm_coord *c, vm_err *err)
 
 static void vm_coord_close(vm_coord *c)
 {
-    vm_queue_close(c->queue);
-    vm_state_close(c->state);
-    vm_sink_free(c->sink);
-    vm_source_free(c->src);
+    vm_job_disconnect(&c->conn);
     vm_schema_free(c->target);
     json_decref(c->record);
     vm_free(c->failures);
@@ -235,16 +233,12 @@ int vm_coordinator_run(const vm_job_conf *job, const vm_coordinator_opts *opts)
     vm_err e;
     int code = 2, rc;
     const char *id = job->job.id;
-    if (job->queue.type != VM_QUEUE_KAFKA || job->state.type != VM_STATE_REDIS) {
-        fprintf(stderr, "vecmig coordinator: needs queue.type: kafka and state.type: redis in "
-                        "the job file (vecmig migrate runs a job in one process)\n");
-        return 2;
-    }
-    if ((rc = vm_source_new(job->source.type, job->source.conf, &c.src, &e)) != VM_OK ||
-        (rc = vm_sink_new(job->target.type, job->target.conf, &c.sink, &e)) != VM_OK ||
-        (rc = vm_state_open(&job->state, &c.state, &e)) != VM_OK ||
-        (rc = vm_job_queue_open(job, "producer", &c.queue, &e)) != VM_OK)
+    if ((rc = vm_job_connect(job, "producer", &c.conn, &e)) != VM_OK)
         goto fail;
+    c.src = c.conn.src;
+    c.sink = c.conn.sink;
+    c.state = c.conn.state;
+    c.queue = c.conn.queue;
     code = 1;
     vm_job_info info;
     rc = vm_state_job_get(c.state, id, &info, &e);

@@ -51,7 +51,8 @@ static void vm_sleep_ms(long ms)
 typedef struct vm_wk {
     const vm_job_conf *job;
     const char *id;
-    vm_state *state;
+    vm_job_conn conn;
+    vm_state *state; /* the members of conn, by their short names */
     vm_queue *queue;
     vm_source *src;
     vm_sink *sink;
@@ -217,16 +218,15 @@ int vm_worker_run(const vm_job_conf *job, const vm_worker_opts *opts)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 
-    if (job->queue.type != VM_QUEUE_KAFKA || job->state.type != VM_STATE_REDIS) {
-        fprintf(stderr, "vecmig worker: needs queue.type: kafka and state.type: redis in the "
-                        "job file\n");
-        return 2;
+    if ((rc = vm_job_connect(job, "consumer", &w.conn, &e)) != VM_OK) {
+        fprintf(stderr, "vecmig worker: %s\n", e.msg);
+        return rc == VM_ERR_INVALID || rc == VM_ERR_UNSUPPORTED ? 2 : 1;
     }
-    if ((rc = vm_source_new(job->source.type, job->source.conf, &w.src, &e)) != VM_OK ||
-        (rc = vm_sink_new(job->target.type, job->target.conf, &w.sink, &e)) != VM_OK ||
-        (rc = vm_state_open(&job->state, &w.state, &e)) != VM_OK ||
-        (rc = vm_job_queue_open(job, "consumer", &w.queue, &e)) != VM_OK ||
-        (rc = vm_wk_load_schema(&w, opts->exit_when_idle_ms, &e)) != VM_OK)
+    w.state = w.conn.state;
+    w.queue = w.conn.queue;
+    w.src = w.conn.src;
+    w.sink = w.conn.sink;
+    if ((rc = vm_wk_load_schema(&w, opts->exit_when_idle_ms, &e)) != VM_OK)
         goto cleanup;
     vm_info("worker %s: serving job %s (collection %s)", w.id, job->job.id, w.target->collection);
     int64_t idle_since = vm_mono_ms();
@@ -279,10 +279,7 @@ cleanup:
         fprintf(stderr, "vecmig worker: %s\n", e.msg);
     else
         code = 0;
-    vm_queue_close(w.queue);
-    vm_state_close(w.state);
-    vm_sink_free(w.sink);
-    vm_source_free(w.src);
+    vm_job_disconnect(&w.conn);
     vm_schema_free(w.target);
     vm_schema_free(w.read);
     return code;

@@ -314,3 +314,30 @@ def test_bad_input_fails_at_plan_time(pg, milvus, env, tmp_path, case):
         assert not milvus.has_collection(coll), "something was written to the target"
     finally:
         pg.execute(f"DROP TABLE IF EXISTS {t}")
+
+
+def test_source_changed_is_reported_not_lost(pg, milvus, env, tmp_path):
+    """Rows inserted into the source while the job runs: the verdict says the
+    source changed (exit 1), not that rows were lost."""
+    t = unique("e2e_moving")
+    pg.execute(f"""
+CREATE TABLE {t} (id bigint PRIMARY KEY, v vector(8) NOT NULL);
+INSERT INTO {t} SELECT i, array_fill(i::real, ARRAY[8])::vector FROM generate_series(1, 3000) i;
+ANALYZE {t};""")
+    try:
+        job = write_job(tmp_path, env, unique("e2e_moving"),
+                        {"dsn": f'"{env["VECMIG_TEST_PG"]}"', "table": t, "collection": unique("c")},
+                        migration={"task_rows": 500, "batch_rows": 50}, log_level="debug")
+        run = Run(env, job, tmp_path, 1)
+        wait_for(run.running_worker_in_task, 120, "the job to be running")
+        pg.execute(f"INSERT INTO {t} SELECT i, array_fill(0::real, ARRAY[8])::vector "
+                   f"FROM generate_series(3001, 3010) i")
+        rc = run.wait()
+        assert rc == 1
+        report = json.loads(run.report.read_text())
+        assert report["verdict"] == "source_changed"
+        assert report["counts"]["source_rows_start"] == 3000
+        assert report["counts"]["source_rows_end"] == 3010
+        assert "the source changed during the run" in run.coordinator_output()
+    finally:
+        pg.execute(f"DROP TABLE IF EXISTS {t}")

@@ -181,9 +181,22 @@ static int group_teardown(void **st)
 
 /* ------------------------------------------------------------- tests */
 
+static bool all_seen(const int *seen)
+{
+    for (int i = 0; i < NMSG; i++)
+        if (!seen[i])
+            return false;
+    return true;
+}
+
 /* Publish NMSG tasks one by one while two members of one group consume and
- * ack: every task arrives exactly once, both members take part. */
-static void test_publish_consume_exactly_once(void **st)
+ * ack: every task arrives, both members take part. A consumer group is
+ * at-least-once: while the second member joins, a message the first one
+ * fetched but had not committed yet can reach the second one too (seen in
+ * CI). That is the guarantee vecmig builds on: the state store turns such
+ * a second delivery into DONE or BUSY. So nothing may be lost here, and
+ * (below) nothing acknowledged may ever come back. */
+static void test_publish_consume_at_least_once(void **st)
 {
     (void)st;
     qt_names n;
@@ -199,10 +212,10 @@ static void test_publish_consume_exactly_once(void **st)
     assert_int_equal(parts, 1);
 
     vm_queue *c[2] = {open_q(&n, NULL, "consumer"), open_q(&n, NULL, "consumer")};
-    int seen[NMSG] = {0}, per[2] = {0}, total = 0, published = 0;
+    int seen[NMSG] = {0}, per[2] = {0}, published = 0;
     int64_t deadline = now_ms() + DEADLINE_MS;
     char key[64], payload[64], job[32];
-    while (total < NMSG && now_ms() < deadline) {
+    while ((published < NMSG || !all_seen(seen)) && now_ms() < deadline) {
         if (published < NMSG) {
             assert_int_equal(vm_queue_task_key("jobq", (uint32_t)published, key, sizeof key), 0);
             snprintf(payload, sizeof payload, "{\"task\":%d}", published);
@@ -225,14 +238,17 @@ static void test_publish_consume_exactly_once(void **st)
             ack(c[i], &m);
             seen[id]++;
             per[i]++;
-            total++;
             vm_queue_msg_release(&m);
         }
     }
-    for (int i = 0; i < NMSG; i++)
-        if (seen[i] != 1)
-            fail_msg("task %d delivered %d times", i, seen[i]);
-    print_message("consumer split: %d + %d\n", per[0], per[1]);
+    int again = 0;
+    for (int i = 0; i < NMSG; i++) {
+        if (seen[i] < 1)
+            fail_msg("task %d was never delivered", i);
+        again += seen[i] - 1;
+    }
+    print_message("consumer split: %d + %d, %d delivered again during the rebalance\n", per[0],
+                  per[1], again);
     assert_true(per[0] > 0 && per[1] > 0);
     vm_queue_close(c[0]);
     vm_queue_close(c[1]);
@@ -488,7 +504,7 @@ int main(int argc, char **argv)
     self_exe = "/proc/self/exe";
     vm_log_set_level(VM_LOG_ERROR);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_publish_consume_exactly_once),
+        cmocka_unit_test(test_publish_consume_at_least_once),
         cmocka_unit_test(test_dead_letter),
         cmocka_unit_test(test_hold_keepalive_long_task),
         cmocka_unit_test(test_hold_without_keepalive_control),
