@@ -26,13 +26,15 @@ static int vm_cmd_not_yet(const vm_command *cmd, int argc, char **argv)
 
 static const vm_command vm_commands[] = {
     {"migrate", "Run a whole migration in this process (embedded queue and state)",
-     "usage: vecmig migrate JOB.yaml [--workers N] [--mapping FILE] [--quiet] [--json]\n"
+     "usage: vecmig migrate JOB.yaml [--workers N] [--report FILE] [--quiet] [--json]\n"
      "\n"
      "Plans, creates the target collection, copies every row with N worker threads\n"
      "(default: number of cores) and verifies the row count. Without queue:/state:\n"
      "settings in the job file the task queue is in-process and the state is a local\n"
-     "file, so running the same command again resumes an interrupted migration.\n",
-     NULL, "arrives with the embedded-mode issue"},
+     "file, so running the same command again resumes an interrupted migration.\n"
+     "Ctrl-C stops after the batches in flight are confirmed. Exit codes: 0 all counts\n"
+     "agree, 1 failed or mismatch, 2 bad job file, 130 interrupted (resumable).\n",
+     vm_cmd_migrate, NULL},
     {"plan", "Show source schema, target schema and task split; change nothing",
      "usage: vecmig plan JOB.yaml\n"
      "\n"

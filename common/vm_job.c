@@ -24,10 +24,11 @@ int vm_job_queue_open(const vm_job_conf *job, const char *role, vm_queue **out, 
     return vm_queue_open(&q, role, out, err);
 }
 
-int vm_job_connect(const vm_job_conf *job, const char *role, vm_job_conn *c, vm_err *err)
+int vm_job_connect(const vm_job_conf *job, const char *role, bool distributed, vm_job_conn *c,
+                   vm_err *err)
 {
     memset(c, 0, sizeof *c);
-    if (job->queue.type != VM_QUEUE_KAFKA || job->state.type != VM_STATE_REDIS)
+    if (distributed && (job->queue.type != VM_QUEUE_KAFKA || job->state.type != VM_STATE_REDIS))
         return vm_err_setc(err, VM_ERR_INVALID,
                            "queue.type must be kafka and state.type redis to run distributed "
                            "(vecmig migrate runs a job in one process)");

@@ -32,11 +32,13 @@ typedef struct vm_job_conn {
     vm_queue *queue;
 } vm_job_conn;
 
-/* Check the job runs distributed (kafka queue, redis state: VM_ERR_INVALID
- * otherwise, naming the keys) and open source, sink, state store and the
- * job's queue in `role` ("producer" | "consumer"). On failure nothing is
- * left open. */
-int vm_job_connect(const vm_job_conf *job, const char *role, vm_job_conn *out, vm_err *err);
+/* Open source, sink, state store and the job's queue in `role` ("producer"
+ * | "consumer"). With `distributed`, the job must use a kafka queue and a
+ * redis state store (VM_ERR_INVALID otherwise, naming the keys): separate
+ * processes cannot share the embedded ones. On failure nothing is left
+ * open. */
+int vm_job_connect(const vm_job_conf *job, const char *role, bool distributed, vm_job_conn *out,
+                   vm_err *err);
 void vm_job_disconnect(vm_job_conn *c);
 
 /* New record: {"version":1, "source":{type, collection}, "target":{type,

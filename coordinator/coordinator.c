@@ -176,13 +176,50 @@ static int vm_coord_repair(vm_coord *c, const vm_job_counters *k, int64_t *dead,
     return rc;
 }
 
+/* Progress: a bar redrawn in place on a terminal, else a log line. */
+static void vm_coord_progress(vm_coord *c, const vm_job_counters *k, int64_t total, double rate,
+                              bool final)
+{
+    char eta[32] = "?";
+    if (rate > 0 && total > k->rows_written)
+        snprintf(eta, sizeof eta, "%.0fs", (double)(total - k->rows_written) / rate);
+    else if (total <= k->rows_written)
+        snprintf(eta, sizeof eta, "0s");
+    if (c->opts->progress_bar) {
+        double frac = total > 0 ? (double)k->rows_written / (double)total : 1.0;
+        if (frac > 1)
+            frac = 1;
+        char bar[31];
+        int fill = (int)(frac * 30);
+        for (int i = 0; i < 30; i++)
+            bar[i] = i < fill ? '#' : '.';
+        bar[30] = '\0';
+        fprintf(stderr,
+                "\r[%s] %" PRId64 "/%" PRId64 " rows %3.0f%%  %.0f rows/s  ETA %s  tasks %" PRId64
+                "/%" PRId64 "  errors %" PRId64 "   %s",
+                bar, k->rows_written, total, frac * 100, rate, eta, k->done, k->tasks_total,
+                k->failed, final ? "\n" : "");
+        fflush(stderr);
+        return;
+    }
+    vm_info("progress: %" PRId64 "/%" PRId64 " rows, %.0f rows/s, ETA %s; tasks %" PRId64
+            " done, %" PRId64 " running, %" PRId64 " pending, %" PRId64 " failed",
+            k->rows_written, total, rate, eta, k->done, k->running, k->pending, k->failed);
+}
+
 static int vm_coord_wait(vm_coord *c, vm_err *err)
 {
-    int64_t start = vm_now_ms(), last_print = 0, last_rows = 0, last_t = start;
+    int64_t start = vm_now_ms(), last_print = 0, last_rows = -1, last_t = start;
     int64_t total = json_integer_value(json_object_get(c->record, "source_rows_start"));
+    int64_t every = c->opts->progress_bar ? 200 : 2000;
     double rate = 0;
+    vm_job_counters k = {0};
     for (;;) {
-        vm_job_counters k;
+        if (c->opts->should_stop && c->opts->should_stop(c->opts->ctx)) {
+            if (!c->opts->quiet)
+                vm_coord_progress(c, &k, total, rate, true);
+            return vm_err_setc(err, VM_ERR_CANCELLED, "interrupted");
+        }
         int rc = vm_state_job_counters(c->state, c->job->job.id, &k, err);
         if (rc != VM_OK) {
             if (!err->retriable)
@@ -193,28 +230,26 @@ static int vm_coord_wait(vm_coord *c, vm_err *err)
             if ((rc = vm_coord_repair(c, &k, &dead, err)) != VM_OK && !err->retriable)
                 return rc;
             int64_t now = vm_now_ms();
-            if (now - last_t >= 1000) {
+            if (last_rows < 0) {
+                last_rows = k.rows_written;
+            } else if (now - last_t >= 1000) {
                 double inst = (double)(k.rows_written - last_rows) * 1000.0 / (double)(now - last_t);
                 rate = rate == 0 ? inst : 0.7 * rate + 0.3 * inst;
                 last_rows = k.rows_written;
                 last_t = now;
             }
-            if (!c->opts->quiet && now - last_print >= 2000) {
-                char eta[32] = "?";
-                if (rate > 0 && total > k.rows_written)
-                    snprintf(eta, sizeof eta, "%.0fs", (double)(total - k.rows_written) / rate);
-                vm_info("progress: %" PRId64 "/%" PRId64 " rows, %.0f rows/s, ETA %s; tasks %" PRId64
-                        " done, %" PRId64 " running, %" PRId64 " pending, %" PRId64 " failed",
-                        k.rows_written, total, rate, eta, k.done, k.running, k.pending, k.failed);
+            bool over = k.done + dead >= k.tasks_total && k.running == 0;
+            if (!c->opts->quiet && (now - last_print >= every || over)) {
+                vm_coord_progress(c, &k, total, rate, over);
                 last_print = now;
             }
-            if (k.done + dead >= k.tasks_total && k.running == 0)
+            if (over)
                 return dead ? vm_err_setc(err, VM_ERR_REMOTE,
                                           "%" PRId64 " task(s) failed after %" PRId64 " attempts",
                                           dead, c->job->migration.max_attempts)
                             : VM_OK;
         }
-        struct timespec ts = {0, 250 * 1000000L};
+        struct timespec ts = {0, 100 * 1000000L};
         nanosleep(&ts, NULL);
     }
 }
@@ -233,7 +268,7 @@ int vm_coordinator_run(const vm_job_conf *job, const vm_coordinator_opts *opts)
     vm_err e;
     int code = 2, rc;
     const char *id = job->job.id;
-    if ((rc = vm_job_connect(job, "producer", &c.conn, &e)) != VM_OK)
+    if ((rc = vm_job_connect(job, "producer", opts->start_workers == NULL, &c.conn, &e)) != VM_OK)
         goto fail;
     c.src = c.conn.src;
     c.sink = c.conn.sink;
@@ -250,7 +285,22 @@ int vm_coordinator_run(const vm_job_conf *job, const vm_coordinator_opts *opts)
     }
     if (rc != VM_OK)
         goto fail;
+    if (opts->start_workers && (rc = opts->start_workers(opts->ctx, &e)) != VM_OK)
+        goto fail;
     int wrc = vm_coord_wait(&c, &e);
+    if (opts->stop_workers)
+        opts->stop_workers(opts->ctx);
+    if (wrc == VM_ERR_CANCELLED) {
+        vm_job_counters k;
+        if (vm_state_job_counters(c.state, id, &k, &e) == VM_OK)
+            fprintf(stderr,
+                    "vecmig: interrupted after %" PRId64 " rows (%" PRId64 " of %" PRId64
+                    " tasks done); every confirmed batch is checkpointed: run the same command "
+                    "again to resume\n",
+                    k.rows_written, k.done, k.tasks_total);
+        vm_coord_close(&c);
+        return VM_EXIT_INTERRUPTED;
+    }
     if (wrc != VM_OK)
         vm_error("job %s: %s", id, e.msg);
     vm_state_job_set_state(c.state, id, VM_JOB_RECONCILING, &e);
@@ -263,7 +313,12 @@ int vm_coordinator_run(const vm_job_conf *job, const vm_coordinator_opts *opts)
     char path[600];
     snprintf(path, sizeof path, "vecmig-report-%s.json", id);
     rc = vm_report_write(&rep, opts->report_path ? opts->report_path : path, &e);
-    vm_report_print(&rep, stderr);
+    if (!opts->quiet)
+        vm_report_print(&rep, stderr);
+    if (opts->json) {
+        json_dumpf(rep.doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        fputc('\n', stdout);
+    }
     bool ok = rep.verdict == VM_VERDICT_OK;
     vm_state_job_set_state(c.state, id, ok ? VM_JOB_DONE : VM_JOB_FAILED, &e);
     vm_report_release(&rep);
@@ -271,7 +326,7 @@ int vm_coordinator_run(const vm_job_conf *job, const vm_coordinator_opts *opts)
     vm_coord_close(&c);
     return code;
 fail:
-    fprintf(stderr, "vecmig coordinator: %s\n", e.msg);
+    fprintf(stderr, "vecmig %s: %s\n", opts->start_workers ? "migrate" : "coordinator", e.msg);
     if (c.state && code == 1)
         vm_state_job_set_state(c.state, id, VM_JOB_FAILED, &e);
     vm_coord_close(&c);

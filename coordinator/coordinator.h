@@ -10,8 +10,21 @@
 
 typedef struct vm_coordinator_opts {
     const char *report_path; /* NULL: vecmig-report-<job>.json in the working directory */
-    bool quiet;              /* no progress lines */
+    bool quiet;              /* no progress output */
+    bool progress_bar;       /* one redrawn line on a terminal instead of log lines */
+    bool json;               /* print the final report as JSON on stdout */
+    /* In-process workers (vecmig migrate): any queue and state backend is
+     * accepted; start_workers is called once the tasks are published,
+     * stop_workers before reconciling, should_stop between progress
+     * updates (Ctrl-C). NULL start_workers: distributed (kafka + redis). */
+    int (*start_workers)(void *ctx, vm_err *err);
+    void (*stop_workers)(void *ctx);
+    bool (*should_stop)(void *ctx);
+    void *ctx;
 } vm_coordinator_opts;
+
+/* Exit code when stopped by should_stop: the job stays resumable. */
+#define VM_EXIT_INTERRUPTED 130
 
 /* Plan (or pick up an existing job), create the collection, publish the
  * tasks, wait for the workers, reconcile and write the report. Returns the

@@ -35,6 +35,18 @@ static void vm_worker_on_signal(int sig)
     vm_worker_stop = 1;
 }
 
+void vm_worker_request_stop(void) { vm_worker_stop = 1; }
+
+bool vm_worker_stopping(void) { return vm_worker_stop != 0; }
+
+void vm_worker_install_signals(void)
+{
+    struct sigaction sa = {.sa_handler = vm_worker_on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
 static int64_t vm_mono_ms(void)
 {
     struct timespec ts;
@@ -57,6 +69,7 @@ typedef struct vm_wk {
     vm_source *src;
     vm_sink *sink;
     vm_schema *target, *read;
+    bool quiet_tasks;
     /* the task in hand */
     uint32_t task_id;
     uint64_t token;
@@ -134,7 +147,8 @@ static int vm_wk_handle(vm_wk *w, const vm_task *task, bool *ack, vm_err *err)
     w->last_beat = vm_mono_ms();
     char desc[256];
     vm_task_describe(task, desc, sizeof desc);
-    vm_info("task %u (%s): claimed, attempt %" PRId64 "%s%s", task->id, desc, cl.attempts,
+    vm_log(w->quiet_tasks ? VM_LOG_DEBUG : VM_LOG_INFO,
+           "task %u (%s): claimed, attempt %" PRId64 "%s%s", task->id, desc, cl.attempts,
             cl.cursor ? ", resuming after " : "", cl.cursor ? cl.cursor : "");
     vm_run_opts ro = {.batch_rows = (size_t)w->job->migration.batch_rows,
                       .batch_bytes = (size_t)w->job->migration.batch_bytes,
@@ -147,7 +161,8 @@ static int vm_wk_handle(vm_wk *w, const vm_task *task, bool *ack, vm_err *err)
         rc = vm_state_task_finish(w->state, jid, task->id, w->token, VM_TASK_DONE, NULL, NULL,
                                   err);
         if (rc == VM_OK)
-            vm_info("task %u: done, %" PRId64 " rows in %" PRId64 " batches (%" PRId64
+            vm_log(w->quiet_tasks ? VM_LOG_DEBUG : VM_LOG_INFO,
+                   "task %u: done, %" PRId64 " rows in %" PRId64 " batches (%" PRId64
                     " retries, %" PRId64 " splits)",
                     task->id, res.rows_written, res.batches, res.retries, res.splits);
         *ack = rc == VM_OK;
@@ -156,6 +171,10 @@ static int vm_wk_handle(vm_wk *w, const vm_task *task, bool *ack, vm_err *err)
         *ack = true;
         rc = VM_OK;
     } else if (rc == VM_ERR_CANCELLED) {
+        /* let the lease run out at once, so a restart takes the task over
+         * from its checkpoint without waiting for `lease` */
+        vm_err e2;
+        vm_state_task_heartbeat(w->state, jid, task->id, w->token, 1, NULL, &e2);
         vm_info("task %u: stopped after its last confirmed batch", task->id);
     } else {
         vm_error("task %u failed: %s", task->id, err->msg);
@@ -205,82 +224,87 @@ static bool vm_wk_job_over(vm_wk *w)
     return over;
 }
 
-int vm_worker_run(const vm_job_conf *job, const vm_worker_opts *opts)
+int vm_worker_loop(const vm_job_conf *job, const vm_worker_opts *opts, vm_err *err)
 {
     char idbuf[128];
     if (!opts->worker_id)
         vm_job_worker_id(idbuf, sizeof idbuf);
-    vm_wk w = {.job = job, .id = opts->worker_id ? opts->worker_id : idbuf};
-    vm_err e;
-    int code = 1, rc;
-    struct sigaction sa = {.sa_handler = vm_worker_on_signal};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-
-    if ((rc = vm_job_connect(job, "consumer", &w.conn, &e)) != VM_OK) {
-        fprintf(stderr, "vecmig worker: %s\n", e.msg);
-        return rc == VM_ERR_INVALID || rc == VM_ERR_UNSUPPORTED ? 2 : 1;
-    }
+    vm_wk w = {.job = job, .id = opts->worker_id ? opts->worker_id : idbuf,
+               .quiet_tasks = opts->quiet_tasks};
+    bool distributed = opts->quit == NULL;
+    int rc = vm_job_connect(job, "consumer", distributed, &w.conn, err);
+    if (rc != VM_OK)
+        return rc;
     w.state = w.conn.state;
     w.queue = w.conn.queue;
     w.src = w.conn.src;
     w.sink = w.conn.sink;
-    if ((rc = vm_wk_load_schema(&w, opts->exit_when_idle_ms, &e)) != VM_OK)
+    if ((rc = vm_wk_load_schema(&w, opts->exit_when_idle_ms, err)) != VM_OK)
         goto cleanup;
-    vm_info("worker %s: serving job %s (collection %s)", w.id, job->job.id, w.target->collection);
+    vm_log(w.quiet_tasks ? VM_LOG_DEBUG : VM_LOG_INFO, "worker %s: serving job %s (collection %s)",
+           w.id, job->job.id, w.target->collection);
     int64_t idle_since = vm_mono_ms();
     while (!vm_worker_stop) {
         vm_queue_msg m = {0};
-        rc = vm_queue_consume(w.queue, 500, &m, &e);
+        rc = vm_queue_consume(w.queue, 200, &m, err);
         if (rc < 0) {
             /* a topic not created yet is worth waiting for */
-            if (!e.retriable && rc != VM_ERR_NOT_FOUND)
+            if (!err->retriable && rc != VM_ERR_NOT_FOUND)
                 goto cleanup;
-            vm_warn("queue: %s", e.msg);
+            vm_warn("queue: %s", err->msg);
             vm_sleep_ms(500);
             continue;
         }
         if (rc == 0) {
+            if (opts->quit && atomic_load(opts->quit))
+                break;
             if (opts->exit_when_idle_ms > 0 &&
                 vm_mono_ms() - idle_since > opts->exit_when_idle_ms && vm_wk_job_over(&w))
                 break;
             continue;
         }
         vm_task task;
-        if (vm_task_decode(m.payload, m.len, &task, &e) != VM_OK ||
+        if (vm_task_decode(m.payload, m.len, &task, err) != VM_OK ||
             strcmp(task.job_id, job->job.id) != 0) {
             vm_error("queue: dropping a message that is not a task of job %s: %s", job->job.id,
-                     e.msg);
-            vm_queue_ack(w.queue, &m, &e);
+                     err->msg);
+            vm_queue_ack(w.queue, &m, err);
             vm_queue_msg_release(&m);
             vm_task_release(&task);
             continue;
         }
         bool ack = false;
-        vm_queue_hold(w.queue, &e);
-        rc = vm_wk_handle(&w, &task, &ack, &e);
-        if (ack && vm_queue_ack(w.queue, &m, &e) != VM_OK)
+        vm_err e2;
+        vm_queue_hold(w.queue, &e2);
+        rc = vm_wk_handle(&w, &task, &ack, err);
+        if (ack && vm_queue_ack(w.queue, &m, &e2) != VM_OK)
             vm_warn("task %u: acknowledging failed (%s); it may be delivered again, which is "
-                    "harmless", task.id, e.msg);
-        vm_queue_release_hold(w.queue, &e);
+                    "harmless", task.id, e2.msg);
+        vm_queue_release_hold(w.queue, &e2);
         vm_queue_msg_release(&m);
         vm_task_release(&task);
         idle_since = vm_mono_ms();
         if (rc != VM_OK && rc != VM_ERR_CANCELLED) {
-            if (!e.retriable)
+            if (!err->retriable)
                 goto cleanup;
-            vm_warn("worker: %s", e.msg);
+            vm_warn("worker: %s", err->msg);
         }
     }
-    code = 0;
+    rc = VM_OK;
 cleanup:
-    if (code != 0 && rc != VM_ERR_CANCELLED)
-        fprintf(stderr, "vecmig worker: %s\n", e.msg);
-    else
-        code = 0;
     vm_job_disconnect(&w.conn);
     vm_schema_free(w.target);
     vm_schema_free(w.read);
-    return code;
+    return rc == VM_ERR_CANCELLED ? VM_OK : rc;
+}
+
+int vm_worker_run(const vm_job_conf *job, const vm_worker_opts *opts)
+{
+    vm_err e;
+    vm_worker_install_signals();
+    int rc = vm_worker_loop(job, opts, &e);
+    if (rc == VM_OK)
+        return 0;
+    fprintf(stderr, "vecmig worker: %s\n", e.msg);
+    return rc == VM_ERR_INVALID || rc == VM_ERR_UNSUPPORTED ? 2 : 1;
 }
