@@ -9,6 +9,7 @@
 #include <string.h>
 
 extern const vm_queue_ops vm_queue_kafka_ops;
+extern const vm_queue_ops vm_queue_memory_ops;
 
 void vm_queue_msg_release(vm_queue_msg *m)
 {
@@ -25,6 +26,8 @@ const vm_queue_ops *vm_queue_backend(int type)
     switch (type) {
     case VM_QUEUE_KAFKA:
         return &vm_queue_kafka_ops;
+    case VM_QUEUE_EMBEDDED:
+        return &vm_queue_memory_ops;
     default:
         return NULL;
     }
@@ -44,9 +47,6 @@ int vm_queue_open(const vm_job_queue_conf *conf, const char *role, vm_queue **ou
         r = VM_QUEUE_CONSUMER;
     else
         return vm_err_setc(err, VM_ERR_INVALID, "queue: role must be producer or consumer");
-    if (conf->type == VM_QUEUE_EMBEDDED)
-        return vm_err_setc(err, VM_ERR_UNSUPPORTED,
-                           "queue: the embedded queue arrives with the embedded-mode issue");
     const vm_queue_ops *ops = vm_queue_backend(conf->type);
     if (!ops)
         return vm_err_setc(err, VM_ERR_INVALID, "queue: unknown queue type %d", conf->type);

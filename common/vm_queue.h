@@ -5,8 +5,8 @@
  * A backend is a `const struct` of function pointers (vm_queue_ops) with
  * per-instance state allocated by the framework, like the connectors
  * (vm_connector.h); vm_queue_open() picks it from the job's `queue:` block.
- * Kafka is implemented (common/queue/kafka/); the embedded in-process queue
- * arrives with the embedded-mode issue.
+ * Kafka (common/queue/kafka/) and the embedded in-process queue
+ * (common/queue/memory/, `queue.type: embedded`) are implemented.
  *
  * Delivery is at least once. A message is removed for the group only by
  * ack(), after the task is finished; a consumer that dies before acking
@@ -93,8 +93,7 @@ const vm_queue_ops *vm_queue_backend(int type);
 
 /* role: "producer" (coordinator) or "consumer" (worker). A consumer
  * subscribes at once; joining the group completes inside the following
- * consume()/keepalive() calls. VM_QUEUE_EMBEDDED is VM_ERR_UNSUPPORTED for
- * now. */
+ * consume()/keepalive() calls. */
 int vm_queue_open(const vm_job_queue_conf *conf, const char *role, vm_queue **out, vm_err *err);
 /* A consumer leaves its group (what it did not ack goes to another member
  * at once); a producer waits a bounded time for undelivered messages. */

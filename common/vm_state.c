@@ -14,6 +14,7 @@
 #include <string.h>
 
 extern const vm_state_ops vm_state_redis_ops;
+extern const vm_state_ops vm_state_sqlite_ops;
 
 static const char *const vm_job_state_names[VM_JOB__COUNT] = {
     "planning", "running", "reconciling", "done", "failed", "cancelled",
@@ -136,6 +137,8 @@ const vm_state_ops *vm_state_backend(int type)
     switch (type) {
     case VM_STATE_REDIS:
         return &vm_state_redis_ops;
+    case VM_STATE_EMBEDDED:
+        return &vm_state_sqlite_ops;
     default:
         return NULL;
     }
@@ -148,9 +151,6 @@ int vm_state_open(const vm_job_state_conf *conf, vm_state **out, vm_err *err)
     *out = NULL;
     if (!conf)
         return vm_err_setc(err, VM_ERR_INVALID, "state: no configuration");
-    if (conf->type == VM_STATE_EMBEDDED)
-        return vm_err_setc(err, VM_ERR_UNSUPPORTED,
-                           "state: embedded state arrives with the embedded-mode issue");
     const vm_state_ops *ops = vm_state_backend(conf->type);
     if (!ops)
         return vm_err_setc(err, VM_ERR_INVALID, "state: unknown state type %d", conf->type);

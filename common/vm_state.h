@@ -6,8 +6,8 @@
  * interface. A backend is a `const struct` of function pointers
  * (vm_state_ops) with per-instance state allocated by the framework, like the
  * connectors (vm_connector.h); vm_state_open() picks the backend from the
- * job's `state:` block. Redis is implemented (common/state/redis/); the
- * embedded (SQLite) backend arrives with the embedded-mode issue.
+ * job's `state:` block. Redis (common/state/redis/) and the embedded SQLite file
+ * (common/state/sqlite/) are implemented.
  *
  * One vm_state is one connection, used by one thread at a time; give each
  * worker thread its own.
@@ -190,8 +190,7 @@ typedef struct vm_state {
 /* The backend for a type (VM_STATE_REDIS, ...); NULL when not built. */
 const vm_state_ops *vm_state_backend(int type);
 
-/* Open the store described by the job's `state:` block. VM_STATE_EMBEDDED is
- * VM_ERR_UNSUPPORTED for now. */
+/* Open the store described by the job's `state:` block. */
 int vm_state_open(const vm_job_state_conf *conf, vm_state **out, vm_err *err);
 void vm_state_close(vm_state *s);
 

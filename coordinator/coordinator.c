@@ -275,6 +275,10 @@ int vm_coordinator_run(const vm_job_conf *job, const vm_coordinator_opts *opts)
     c.state = c.conn.state;
     c.queue = c.conn.queue;
     code = 1;
+    /* in-process workers start first: they wait for the job record, and the
+     * embedded queue is bounded, so publishing needs them consuming */
+    if (opts->start_workers && (rc = opts->start_workers(opts->ctx, &e)) != VM_OK)
+        goto fail;
     vm_job_info info;
     rc = vm_state_job_get(c.state, id, &info, &e);
     if (rc == VM_ERR_NOT_FOUND) {
@@ -284,8 +288,6 @@ int vm_coordinator_run(const vm_job_conf *job, const vm_coordinator_opts *opts)
         vm_job_info_release(&info);
     }
     if (rc != VM_OK)
-        goto fail;
-    if (opts->start_workers && (rc = opts->start_workers(opts->ctx, &e)) != VM_OK)
         goto fail;
     int wrc = vm_coord_wait(&c, &e);
     if (opts->stop_workers)
@@ -326,6 +328,8 @@ int vm_coordinator_run(const vm_job_conf *job, const vm_coordinator_opts *opts)
     vm_coord_close(&c);
     return code;
 fail:
+    if (opts->stop_workers)
+        opts->stop_workers(opts->ctx);
     fprintf(stderr, "vecmig %s: %s\n", opts->start_workers ? "migrate" : "coordinator", e.msg);
     if (c.state && code == 1)
         vm_state_job_set_state(c.state, id, VM_JOB_FAILED, &e);

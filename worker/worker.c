@@ -190,10 +190,10 @@ cleanup:
 }
 
 /* The target schema comes from the job record; wait for the coordinator. */
-static int vm_wk_load_schema(vm_wk *w, long idle_ms, vm_err *err)
+static int vm_wk_load_schema(vm_wk *w, long idle_ms, atomic_int *quit, vm_err *err)
 {
     int64_t start = vm_mono_ms();
-    while (!vm_worker_stop) {
+    while (!vm_worker_stop && !(quit && atomic_load(quit))) {
         vm_job_info info;
         int rc = vm_state_job_get(w->state, w->job->job.id, &info, err);
         if (rc == VM_OK) {
@@ -239,7 +239,7 @@ int vm_worker_loop(const vm_job_conf *job, const vm_worker_opts *opts, vm_err *e
     w.queue = w.conn.queue;
     w.src = w.conn.src;
     w.sink = w.conn.sink;
-    if ((rc = vm_wk_load_schema(&w, opts->exit_when_idle_ms, err)) != VM_OK)
+    if ((rc = vm_wk_load_schema(&w, opts->exit_when_idle_ms, opts->quit, err)) != VM_OK)
         goto cleanup;
     vm_log(w.quiet_tasks ? VM_LOG_DEBUG : VM_LOG_INFO, "worker %s: serving job %s (collection %s)",
            w.id, job->job.id, w.target->collection);

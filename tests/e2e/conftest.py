@@ -43,24 +43,26 @@ def unique(prefix):
     return f"{prefix}_{uuid.uuid4().hex[:8]}"
 
 
-def write_job(tmp_path, env, job_id, source, migration=None, log_level="info"):
-    """A job file for the distributed mode against the local stack."""
+def write_job(tmp_path, env, job_id, source, migration=None, log_level="info", distributed=True):
+    """A job file against the local stack: distributed (Kafka + Redis) or,
+    without queue/state sections, the embedded default."""
     path = tmp_path / f"{job_id}.yaml"
     src = "\n".join(f"  {k}: {v}" for k, v in source.items())
     mig = {"task_rows": 2000, "batch_rows": 250, "lease": "4s", "heartbeat": "1s"}
     mig.update(migration or {})
     mig_text = ", ".join(f"{k}: {v}" for k, v in mig.items())
+    control = f"""queue:
+  type: kafka
+  brokers: "{env['VECMIG_TEST_KAFKA']}"
+  properties: {{session.timeout.ms: "6000", heartbeat.interval.ms: "1000"}}
+state: {{type: redis, url: "{env['VECMIG_TEST_REDIS']}"}}""" if distributed else ""
     path.write_text(f"""
 job: {{id: {job_id}}}
 source:
   type: pgvector
 {src}
 target: {{type: milvus, uri: "{env['VECMIG_TEST_MILVUS']}"}}
-queue:
-  type: kafka
-  brokers: "{env['VECMIG_TEST_KAFKA']}"
-  properties: {{session.timeout.ms: "6000", heartbeat.interval.ms: "1000"}}
-state: {{type: redis, url: "{env['VECMIG_TEST_REDIS']}"}}
+{control}
 migration: {{{mig_text}}}
 log: {{level: {log_level}, format: text}}
 """)

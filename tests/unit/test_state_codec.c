@@ -2,7 +2,7 @@
  * test_state_codec.c - the pure parts of the state store: state names, job
  * id rule, Redis key layout (hash tags), stored-number parsing and the
  * decoding of a stored task hash into vm_task_status (including corrupt
- * values), plus the wrappers' argument checks and the embedded stub.
+ * values), plus the wrappers' argument checks and backend selection.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -196,11 +196,10 @@ static void test_decode_status(void **st)
 static void test_wrapper_checks(void **st)
 {
     (void)st;
-    vm_job_state_conf conf = {.type = VM_STATE_EMBEDDED};
+    vm_job_state_conf conf = {.type = 7};
     vm_state *s = NULL;
     vm_err e;
-    assert_int_equal(vm_state_open(&conf, &s, &e), VM_ERR_UNSUPPORTED);
-    assert_non_null(strstr(e.msg, "embedded state arrives with the embedded-mode issue"));
+    assert_int_equal(vm_state_open(&conf, &s, &e), VM_ERR_INVALID);
     assert_null(s);
     /* redis without a url */
     conf.type = VM_STATE_REDIS;
@@ -210,9 +209,10 @@ static void test_wrapper_checks(void **st)
     conf.key_prefix = "bad{prefix";
     assert_int_equal(vm_state_open(&conf, &s, &e), VM_ERR_INVALID);
     assert_null(s);
-    /* a backend is found for redis only, for now */
+    /* both backends are built (embedded: tests/unit/test_state_sqlite.c) */
     assert_non_null(vm_state_backend(VM_STATE_REDIS));
-    assert_null(vm_state_backend(VM_STATE_EMBEDDED));
+    assert_non_null(vm_state_backend(VM_STATE_EMBEDDED));
+    assert_null(vm_state_backend(7));
 }
 
 int main(void)
