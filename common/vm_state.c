@@ -8,6 +8,12 @@
  * job id knowing it holds no '{', '}' or ':'.
  */
 #include "vm_state.h"
+#include <stdint.h>
+#include <unistd.h>
+#include <time.h>
+#include <stdio.h>
+#include <inttypes.h>
+#include <fcntl.h>
 #include "vm_mem.h"
 
 #include <stdlib.h>
@@ -402,4 +408,22 @@ int vm_state_task_reset(vm_state *s, const char *job_id, uint32_t task_id, vm_er
     VM_STATE_OP(s, task_reset, err);
     int rc = vm_state_check_job(job_id, err);
     return rc ? rc : s->ops->task_reset(s->impl, job_id, task_id, err);
+}
+
+void vm_state_nonce(char out[17])
+{
+    uint64_t v = 0;
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        if (read(fd, &v, sizeof v) != (ssize_t)sizeof v)
+            v = 0;
+        close(fd);
+    }
+    if (v == 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        v = ((uint64_t)ts.tv_sec * 1000000007u) ^ (uint64_t)ts.tv_nsec ^
+            ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)out;
+    }
+    snprintf(out, 17, "%016" PRIx64, v);
 }

@@ -190,6 +190,10 @@ typedef struct vm_state {
 /* The backend for a type (VM_STATE_REDIS, ...); NULL when not built. */
 const vm_state_ops *vm_state_backend(int type);
 
+/* For backends: 16 random hex digits (/dev/urandom, else time and pid) that
+ * prefix an instance's operation ids, so a replayed call is recognised. */
+void vm_state_nonce(char out[17]);
+
 /* Open the store described by the job's `state:` block. */
 int vm_state_open(const vm_job_state_conf *conf, vm_state **out, vm_err *err);
 void vm_state_close(vm_state *s);

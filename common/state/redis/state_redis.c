@@ -200,23 +200,6 @@ static int vm_sr_fenced(const redisReply *rep, const char *job, uint32_t task, u
                       vm_sr_el_i64(rep, 3));
 }
 
-static void vm_sr_nonce(char out[17])
-{
-    uint64_t v = 0;
-    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        if (read(fd, &v, sizeof v) != (ssize_t)sizeof v)
-            v = 0;
-        close(fd);
-    }
-    if (v == 0) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        v = ((uint64_t)ts.tv_sec * 1000000007u) ^ (uint64_t)ts.tv_nsec ^
-            ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)out;
-    }
-    snprintf(out, 17, "%016" PRIx64, v);
-}
 
 /* ---- open / close ----------------------------------------------------------- */
 
@@ -254,7 +237,7 @@ static int vm_sr_open(void *st, const vm_job_state_conf *conf, vm_err *err)
     for (int i = 0; i < VM_SR_S__COUNT; i++)
         if ((rc = vm_redis_script_new(texts[i], &s->scripts[i], err)) != 0)
             goto cleanup;
-    vm_sr_nonce(s->nonce);
+    vm_state_nonce(s->nonce);
     vm_redis_opts o = {.url = conf->url};
     rc = vm_redis_connect(&o, &s->r, err);
 cleanup:

@@ -479,23 +479,6 @@ static int vm_ss_job_move(vm_ss *s, const char *job, vm_task_state from, vm_task
 
 /* ---- operation ids --------------------------------------------------------------- */
 
-static void vm_ss_nonce(char out[17])
-{
-    uint64_t v = 0;
-    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        if (read(fd, &v, sizeof v) != (ssize_t)sizeof v)
-            v = 0;
-        close(fd);
-    }
-    if (v == 0) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        v = ((uint64_t)ts.tv_sec * 1000000007u) ^ (uint64_t)ts.tv_nsec ^
-            ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)out;
-    }
-    snprintf(out, 17, "%016" PRIx64, v);
-}
 
 /* The op id for a call whose arguments are key: the pending one when the
  * same call follows a retriable failure, else a new one. */
@@ -697,7 +680,7 @@ static int vm_ss_open(void *st, const vm_job_state_conf *conf, vm_err *err)
     if ((rc = vm_ss_exec_sql(s, "PRAGMA synchronous = FULL", "set synchronous", err)) != 0 ||
         (rc = vm_ss_schema(s, err)) != 0)
         goto cleanup;
-    vm_ss_nonce(s->nonce);
+    vm_state_nonce(s->nonce);
 cleanup:
     if (rc != 0)
         vm_ss_close(s);
