@@ -39,7 +39,7 @@ def job_for(env, tmp_path, table, coll, distributed=False, **mig):
     m = {"task_rows": 500, "batch_rows": 100, "lease": "3s", "heartbeat": "1s"}
     m.update(mig)
     return write_job(tmp_path, env, unique("emb"),
-                     {"dsn": f'"{env["VECMIG_TEST_PG"]}"', "table": table, "collection": coll},
+                     {"dsn": "{env: VECMIG_TEST_PG}", "table": table, "collection": coll},
                      migration=m, log_level="debug", distributed=distributed)
 
 
@@ -118,3 +118,41 @@ def test_same_contents_in_both_modes(env, milvus, tmp_path, table):
     assert a.keys() == b.keys()
     diff = [k for k in a if a[k] != b[k]]
     assert not diff, f"rows differ between the modes: {diff[:5]}"
+
+
+def test_plan_changes_nothing(env, milvus, tmp_path, table):
+    coll = unique("c")
+    job = job_for(env, tmp_path, table, coll)
+    out = subprocess.run([env["VECMIG_BIN"], "plan", str(job)], capture_output=True, text=True,
+                         timeout=120, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    assert f"source {coll}: {ROWS} rows" in text  # the source as the collection it becomes
+    assert f"target collection {coll}" in text
+    assert re.search(r"emb\s+FloatVector\(96\)", text)
+    assert re.search(r"id\s+Int64\s+primary key", text)
+    assert re.search(r"12 tasks of about 500 rows", text), text
+    assert not milvus.has_collection(coll)
+    assert not (tmp_path / ".vecmig").exists()
+
+
+def test_progress_bar_quiet_and_json(env, milvus, tmp_path, table):
+    # on a terminal (script(1) gives the command a pty): one redrawn bar
+    coll = unique("c")
+    job = job_for(env, tmp_path, table, coll, batch_rows=1000, task_rows=2000)
+    cmd = f"{env['VECMIG_BIN']} migrate {job} --workers 2"
+    tty = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True,
+                         timeout=300, cwd=tmp_path)
+    out = tty.stdout.decode()  # bytes: keep the carriage returns that redraw the bar
+    assert tty.returncode == 0, out[-2000:]
+    assert re.search(r"\[#{30}\] 6000/6000 rows 100%\s+\d+ rows/s\s+ETA 0s\s+tasks 3/3\s+errors 0",
+                     out), out[-2000:]
+    assert "\r[" in out and "verdict: ok" in out
+    # --quiet --json: nothing but the report on stdout, nothing on stderr
+    coll2 = unique("c")
+    job2 = job_for(env, tmp_path, table, coll2, task_rows=2000)
+    q = subprocess.run([env["VECMIG_BIN"], "migrate", str(job2), "--quiet", "--json"],
+                       capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert q.returncode == 0, q.stderr
+    assert q.stderr == "", q.stderr
+    assert json.loads(q.stdout)["verdict"] == "ok"
