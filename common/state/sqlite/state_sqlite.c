@@ -481,17 +481,23 @@ static int vm_ss_job_move(vm_ss *s, const char *job, vm_task_state from, vm_task
 
 
 /* The op id for a call whose arguments are key: the pending one when the
- * same call follows a retriable failure, else a new one. */
-static void vm_ss_op_for(vm_ss *s, const vm_buf *key, char op[48])
+ * same call follows a retriable failure, else a new one. A key that could
+ * not be built (out of memory) is released and reported. */
+static int vm_ss_op_for(vm_ss *s, vm_buf *key, char op[48], vm_err *err)
 {
+    if (!vm_buf_ok(key)) {
+        vm_buf_release(key);
+        return vm_ss_nomem(err);
+    }
     if (s->pend && key->len == s->pend_key.len &&
         memcmp(key->data, s->pend_key.data, key->len) == 0)
         snprintf(op, 48, "%s", s->pend_op);
     else
         snprintf(op, 48, "%s-%" PRIu64, s->nonce, ++s->seq);
+    return 0;
 }
 
-/* Remember the call when it failed with a retriable error. */
+/* Remember the call when it failed with a retriable error; releases key. */
 static void vm_ss_op_done(vm_ss *s, vm_buf *key, const char *op, int rc, const vm_err *err)
 {
     s->pend = rc != 0 && (err ? err->retriable : vm_code_retriable((vm_code)rc));
@@ -501,6 +507,7 @@ static void vm_ss_op_done(vm_ss *s, vm_buf *key, const char *op, int rc, const v
         *key = t;
         snprintf(s->pend_op, sizeof s->pend_op, "%s", op);
     }
+    vm_buf_release(key);
 }
 
 static void vm_ss_key_add(vm_buf *b, const char *v)
@@ -967,14 +974,11 @@ static int vm_ss_task_claim(void *st, const char *job, uint32_t task, const char
     vm_ss_key_num(&key, task);
     vm_ss_key_add(&key, worker);
     vm_ss_key_num(&key, lease_ms);
-    if (!vm_buf_ok(&key)) {
-        vm_buf_release(&key);
-        return vm_ss_nomem(err);
-    }
-    vm_ss_op_for(s, &key, op);
-    int rc = vm_ss_task_claim_op(s, job, task, worker, lease_ms, op, out, err);
+    int rc = vm_ss_op_for(s, &key, op, err);
+    if (rc != 0)
+        return rc;
+    rc = vm_ss_task_claim_op(s, job, task, worker, lease_ms, op, out, err);
     vm_ss_op_done(s, &key, op, rc, err);
-    vm_buf_release(&key);
     return rc;
 }
 
@@ -1043,15 +1047,12 @@ static int vm_ss_task_checkpoint(void *st, const char *job, uint32_t task, uint6
     vm_ss_key_num(&key, d_read);
     vm_ss_key_num(&key, d_written);
     vm_ss_key_num(&key, lease_ms);
-    if (!vm_buf_ok(&key)) {
-        vm_buf_release(&key);
-        return vm_ss_nomem(err);
-    }
-    vm_ss_op_for(s, &key, op);
-    int rc = vm_ss_task_checkpoint_op(s, job, task, token, cursor, d_read, d_written, lease_ms,
-                                      op, err);
+    int rc = vm_ss_op_for(s, &key, op, err);
+    if (rc != 0)
+        return rc;
+    rc = vm_ss_task_checkpoint_op(s, job, task, token, cursor, d_read, d_written, lease_ms,
+                                  op, err);
     vm_ss_op_done(s, &key, op, rc, err);
-    vm_buf_release(&key);
     return rc;
 }
 
@@ -1114,14 +1115,11 @@ static int vm_ss_task_finish(void *st, const char *job, uint32_t task, uint64_t 
     vm_ss_key_num(&key, (int64_t)token);
     vm_ss_key_num(&key, final_state);
     vm_ss_key_add(&key, error);
-    if (!vm_buf_ok(&key)) {
-        vm_buf_release(&key);
-        return vm_ss_nomem(err);
-    }
-    vm_ss_op_for(s, &key, op);
-    int rc = vm_ss_task_finish_op(s, job, task, token, final_state, error, op, out, err);
+    int rc = vm_ss_op_for(s, &key, op, err);
+    if (rc != 0)
+        return rc;
+    rc = vm_ss_task_finish_op(s, job, task, token, final_state, error, op, out, err);
     vm_ss_op_done(s, &key, op, rc, err);
-    vm_buf_release(&key);
     return rc;
 }
 
