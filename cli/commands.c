@@ -12,14 +12,21 @@
 #include "plan.h"
 #include "vm_config.h"
 #include "vm_log.h"
+#include "vm_mapping.h"
 #include "worker.h"
 
-/* Load the job file and apply its log settings; prints the error. */
-static int vm_load_job(const char *cmd, const char *path, vm_job_conf *job)
+/* Load the job file (and a --mapping file) and apply its log settings;
+ * prints the error. */
+int vm_load_job(const char *cmd, const char *path, const char *mapping, vm_job_conf *job)
 {
     vm_err e;
     if (vm_job_conf_load(path, job, &e) != VM_OK) {
         fprintf(stderr, "vecmig %s: %s\n", cmd, e.msg);
+        return -1;
+    }
+    if (mapping && vm_job_conf_mapping_file(job, mapping, &e) != VM_OK) {
+        fprintf(stderr, "vecmig %s: --mapping: %s\n", cmd, e.msg);
+        vm_job_conf_release(job);
         return -1;
     }
     vm_log_set_level((vm_log_level)job->log.level);
@@ -29,12 +36,26 @@ static int vm_load_job(const char *cmd, const char *path, vm_job_conf *job)
 
 int vm_cmd_plan(const vm_command *cmd, int argc, char **argv)
 {
-    if (argc != 2) {
+    const char *job_path = NULL, *mapping = NULL, *write_mapping = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--mapping") == 0 && i + 1 < argc)
+            mapping = argv[++i];
+        else if (strcmp(argv[i], "--write-mapping") == 0 && i + 1 < argc)
+            write_mapping = argv[++i];
+        else if (argv[i][0] != '-' && !job_path)
+            job_path = argv[i];
+        else {
+            fprintf(stderr, "vecmig plan: unexpected argument '%s'\n", argv[i]);
+            fputs(cmd->usage, stderr);
+            return VM_EXIT_USAGE;
+        }
+    }
+    if (!job_path) {
         fputs(cmd->usage, stderr);
         return VM_EXIT_USAGE;
     }
     vm_job_conf job;
-    if (vm_load_job("plan", argv[1], &job) != 0)
+    if (vm_load_job("plan", job_path, mapping, &job) != 0)
         return VM_EXIT_USAGE;
     int code = VM_EXIT_FAILED;
     vm_source *src = NULL;
@@ -43,9 +64,27 @@ int vm_cmd_plan(const vm_command *cmd, int argc, char **argv)
     if (vm_source_new(job.source.type, job.source.conf, &src, &e) != VM_OK ||
         vm_plan_build(&job, src, &p, &e) != VM_OK) {
         fprintf(stderr, "vecmig plan: %s\n", e.msg);
+        if (e.code == VM_ERR_INVALID || e.code == VM_ERR_UNSUPPORTED)
+            code = VM_EXIT_USAGE;
         goto cleanup;
     }
     vm_plan_print(&p, &job, stdout);
+    if (write_mapping) {
+        FILE *f = strcmp(write_mapping, "-") == 0 ? stdout : fopen(write_mapping, "w");
+        if (!f) {
+            fprintf(stderr, "vecmig plan: --write-mapping: cannot open '%s'\n", write_mapping);
+            goto cleanup;
+        }
+        int rc = vm_mapping_write_yaml(&p.map, p.source, job.job.id, f, &e);
+        if (f != stdout && fclose(f) != 0 && rc == VM_OK)
+            rc = vm_err_setc(&e, VM_ERR_IO, "cannot write '%s'", write_mapping);
+        if (rc != VM_OK) {
+            fprintf(stderr, "vecmig plan: --write-mapping: %s\n", e.msg);
+            goto cleanup;
+        }
+        if (f != stdout)
+            fprintf(stderr, "vecmig plan: mapping written to %s\n", write_mapping);
+    }
     code = VM_EXIT_OK;
 cleanup:
     vm_plan_release(&p);
@@ -58,14 +97,15 @@ cleanup:
  * commands that run a job. */
 typedef int (*vm_job_fn)(const vm_job_conf *job, const void *opts);
 
-static int vm_with_job(const vm_command *cmd, const char *path, vm_job_fn fn, const void *opts)
+static int vm_with_job(const vm_command *cmd, const char *path, const char *mapping,
+                       vm_job_fn fn, const void *opts)
 {
     if (!path) {
         fputs(cmd->usage, stderr);
         return VM_EXIT_USAGE;
     }
     vm_job_conf job;
-    if (vm_load_job(cmd->name, path, &job) != 0)
+    if (vm_load_job(cmd->name, path, mapping, &job) != 0)
         return VM_EXIT_USAGE;
     int code = fn(&job, opts);
     vm_job_conf_release(&job);
@@ -92,19 +132,21 @@ static int vm_run_worker(const vm_job_conf *job, const void *opts)
 int vm_cmd_coordinator(const vm_command *cmd, int argc, char **argv)
 {
     vm_coordinator_opts o = {0};
-    const char *job_path = NULL;
+    const char *job_path = NULL, *mapping = NULL;
     int i = argc >= 2 && strcmp(argv[1], "start") == 0 ? 2 : 1;
     for (; i < argc; i++) {
         if (strcmp(argv[i], "--report") == 0 && i + 1 < argc)
             o.report_path = argv[++i];
         else if (strcmp(argv[i], "--quiet") == 0)
             o.quiet = true;
+        else if (strcmp(argv[i], "--mapping") == 0 && i + 1 < argc)
+            mapping = argv[++i];
         else if (argv[i][0] != '-' && !job_path)
             job_path = argv[i];
         else
             return vm_unexpected(cmd, argv[i]);
     }
-    return vm_with_job(cmd, job_path, vm_run_coordinator, &o);
+    return vm_with_job(cmd, job_path, mapping, vm_run_coordinator, &o);
 }
 
 int vm_cmd_worker(const vm_command *cmd, int argc, char **argv)
@@ -121,5 +163,5 @@ int vm_cmd_worker(const vm_command *cmd, int argc, char **argv)
         else
             return vm_unexpected(cmd, argv[i]);
     }
-    return vm_with_job(cmd, job_path, vm_run_worker, &o);
+    return vm_with_job(cmd, job_path, NULL, vm_run_worker, &o);
 }

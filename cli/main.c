@@ -26,24 +26,28 @@ static int vm_cmd_not_yet(const vm_command *cmd, int argc, char **argv)
 
 static const vm_command vm_commands[] = {
     {"migrate", "Run a whole migration in this process (embedded queue and state)",
-     "usage: vecmig migrate JOB.yaml [--workers N] [--report FILE] [--quiet] [--json]\n"
+     "usage: vecmig migrate JOB.yaml [--workers N] [--mapping FILE] [--report FILE] [--quiet]\n"
+     "                      [--json]\n"
      "\n"
      "Plans, creates the target collection, copies every row with N worker threads\n"
      "(default: number of cores) and verifies the row count. Without queue:/state:\n"
      "settings in the job file the task queue is in-process and the state is a local\n"
      "file, so running the same command again resumes an interrupted migration.\n"
      "Ctrl-C stops after the batches in flight are confirmed. Exit codes: 0 all counts\n"
-     "agree, 1 failed or mismatch, 2 bad job file, 130 interrupted (resumable).\n",
+     "agree, 1 failed or mismatch, 2 bad job file, 130 interrupted (resumable).\n"
+     "--mapping FILE shapes the target (see `vecmig plan --write-mapping`).\n",
      vm_cmd_migrate, NULL},
     {"plan", "Show source schema, target schema and task split; change nothing",
-     "usage: vecmig plan JOB.yaml\n"
+     "usage: vecmig plan JOB.yaml [--mapping FILE] [--write-mapping FILE]\n"
      "\n"
-     "Connects to the source, discovers its schema, maps it to a Milvus schema and\n"
-     "prints the mapping table and the range tasks it would create. Writes nothing to\n"
-     "the source or the target.\n",
+     "Connects to the source, discovers its schema, samples rows, maps it to a Milvus\n"
+     "schema (applying the job's mapping, or --mapping FILE) and prints the mapping\n"
+     "table, the target collection and the range tasks it would create. Writes nothing\n"
+     "to the source or the target. --write-mapping FILE (or -) writes the complete\n"
+     "mapping as an editable YAML file to pass back with --mapping.\n",
      vm_cmd_plan, NULL},
     {"coordinator", "Plan a job, publish its tasks to Kafka, reconcile the counts",
-     "usage: vecmig coordinator start JOB.yaml [--report FILE] [--quiet]\n"
+     "usage: vecmig coordinator start JOB.yaml [--mapping FILE] [--report FILE] [--quiet]\n"
      "\n"
      "Discovers and maps the source schema, creates the target collection, splits\n"
      "the source into range tasks, records job and tasks in Redis, publishes the\n"

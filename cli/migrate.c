@@ -91,7 +91,7 @@ static bool vm_pool_should_stop(void *ctx)
 int vm_cmd_migrate(const vm_command *cmd, int argc, char **argv)
 {
     vm_coordinator_opts o = {0};
-    const char *job_path = NULL;
+    const char *job_path = NULL, *mapping = NULL;
     long workers = -1;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--workers") == 0 && i + 1 < argc) {
@@ -107,6 +107,8 @@ int vm_cmd_migrate(const vm_command *cmd, int argc, char **argv)
             o.json = true;
         } else if (strcmp(argv[i], "--report") == 0 && i + 1 < argc) {
             o.report_path = argv[++i];
+        } else if (strcmp(argv[i], "--mapping") == 0 && i + 1 < argc) {
+            mapping = argv[++i];
         } else if (argv[i][0] != '-' && !job_path) {
             job_path = argv[i];
         } else {
@@ -120,13 +122,8 @@ int vm_cmd_migrate(const vm_command *cmd, int argc, char **argv)
         return VM_EXIT_USAGE;
     }
     vm_job_conf job;
-    vm_err e;
-    if (vm_job_conf_load(job_path, &job, &e) != VM_OK) {
-        fprintf(stderr, "vecmig migrate: %s\n", e.msg);
+    if (vm_load_job("migrate", job_path, mapping, &job) != 0)
         return VM_EXIT_USAGE;
-    }
-    vm_log_set_level((vm_log_level)job.log.level);
-    vm_log_set_format((vm_log_format)job.log.format);
     if (workers < 0)
         workers = job.migration.workers > 0 ? job.migration.workers : sysconf(_SC_NPROCESSORS_ONLN);
     if (workers < 1)

@@ -29,6 +29,8 @@ static size_t vm_col_width(const vm_column *c)
 static void vm_col_release(vm_column *c)
 {
     vm_free(c->name);
+    if (c->borrowed)
+        return;
     vm_free(c->data);
     vm_free(c->nulls);
     vm_free(c->off);
@@ -52,6 +54,8 @@ void vm_batch_free(vm_batch *b)
 static int vm_col_reserve(vm_column *c, size_t cap)
 {
     void *p;
+    if (c->borrowed)
+        return 0; /* never grown here: its owner sized it */
     if (c->width) {
         if (!(p = vm_realloc(c->data, cap * c->width)))
             return -1;
@@ -359,6 +363,44 @@ size_t vm_batch_get_sparse(const vm_batch *b, size_t col, size_t row, const uint
     *idx = c->sp_idx ? c->sp_idx + c->off[row] : NULL;
     *val = c->sp_val ? c->sp_val + c->off[row] : NULL;
     return c->len[row];
+}
+
+void vm_batch_borrow(vm_batch *b, size_t col, const vm_column *src)
+{
+    vm_column *c = &b->cols[col];
+    assert(c->width == src->width);
+    if (!c->borrowed) {
+        char *name = c->name;
+        c->name = NULL;
+        vm_col_release(c);
+        c->name = name;
+        c->borrowed = true;
+    }
+    c->data = src->data;
+    c->nulls = c->nullable ? src->nulls : NULL;
+    c->off = src->off;
+    c->len = src->len;
+    c->arena = src->arena;
+    c->arena_len = src->arena_len;
+    c->arena_cap = src->arena_cap;
+    c->sp_idx = src->sp_idx;
+    c->sp_val = src->sp_val;
+    c->sp_len = src->sp_len;
+    c->sp_cap = src->sp_cap;
+}
+
+int vm_batch_reserve(vm_batch *b, size_t rows, vm_err *err)
+{
+    if (rows <= b->cap)
+        return VM_OK;
+    size_t ncap = b->cap ? b->cap : 1;
+    while (ncap < rows)
+        ncap *= 2;
+    for (size_t i = 0; i < b->ncols; i++)
+        if (vm_col_reserve(&b->cols[i], ncap) != 0)
+            return vm_err_setc(err, VM_ERR_NOMEM, "batch: out of memory growing to %zu rows", ncap);
+    b->cap = ncap;
+    return VM_OK;
 }
 
 size_t vm_batch_bytes(const vm_batch *b)

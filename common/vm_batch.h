@@ -41,6 +41,9 @@ typedef struct vm_column {
     uint32_t *sp_idx;
     float *sp_val;
     size_t sp_len, sp_cap;
+    /* The buffers above belong to another batch's column (vm_batch_borrow):
+     * this batch never frees or grows them. */
+    bool borrowed;
 } vm_column;
 
 typedef struct vm_batch {
@@ -87,6 +90,19 @@ const char *vm_batch_get_str(const vm_batch *b, size_t col, size_t row, size_t *
 const void *vm_batch_get_vector(const vm_batch *b, size_t col, size_t row);
 size_t vm_batch_get_sparse(const vm_batch *b, size_t col, size_t row, const uint32_t **idx,
                            const float **val);
+
+/* Make column `col` of b a view of src's buffers (data, nulls, offsets,
+ * arena, sparse runs), without copying: b's own buffers for that column are
+ * freed, and from now on b never frees or grows it (vm_batch_free frees only
+ * its name). The column keeps its own name, type and limits; its null flags
+ * are src's when it is nullable, none otherwise. A batch with borrowed
+ * columns is read-only (no add_row or setters on those columns): the
+ * transform builds its output batches this way, and calls this again for
+ * every batch. src must have the same row width (type and dim). */
+void vm_batch_borrow(vm_batch *b, size_t col, const vm_column *src);
+/* Room for `rows` rows in every column b owns (borrowed ones are skipped),
+ * for writers that fill columns directly. Does not change nrows. */
+int vm_batch_reserve(vm_batch *b, size_t rows, vm_err *err);
 
 /* Payload bytes held by the batch (for batch_bytes limits). */
 size_t vm_batch_bytes(const vm_batch *b);

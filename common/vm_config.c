@@ -96,6 +96,17 @@ static int vm_conf_fail(const vm_conf_where *w, vm_err *err, vm_code code, const
     return vm_err_set(err, code, false, "%s%s: %s", where, path && *path ? path : "(top level)", msg);
 }
 
+int vm_conf_error(const vm_conf_where *w, vm_err *err, vm_code code, const char *path,
+                  const char *fmt, ...)
+{
+    char msg[VM_ERR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return vm_conf_fail(w, err, code, path, "%s", msg);
+}
+
 static void vm_wipe_free(char *s)
 {
     if (!s)
@@ -1276,6 +1287,14 @@ int vm_job_conf_from_json(const json_t *root, const vm_conf_where *where, vm_job
         goto cleanup;
     out->mapping = top.mapping;
     top.mapping = NULL;
+    out->mapping_path = "mapping";
+    out->mapping_where = where ? *where : (vm_conf_where){NULL, NULL};
+    if (out->mapping && !json_is_object(out->mapping) && !json_is_string(out->mapping)) {
+        rc = vm_conf_fail(where, err, VM_ERR_INVALID, "mapping",
+                          "expected a mapping (the rules) or a string (a mapping file), got %s",
+                          vm_conf_kind(out->mapping));
+        goto cleanup;
+    }
     rc = vm_job_rules(out, where, err);
 cleanup:
     json_decref(raw_props);
@@ -1304,8 +1323,28 @@ int vm_job_conf_load(const char *path, vm_job_conf *out, vm_err *err)
     out->origin = origin;
     out->locs = locs;
     out->where = (vm_conf_where){out->origin, out->locs};
+    out->mapping_where = out->where;
     origin = NULL;
     locs = NULL;
+    if (json_is_string(out->mapping)) {
+        /* a mapping file, relative to the job file's directory */
+        const char *rel = json_string_value(out->mapping);
+        const char *slash = strrchr(path, '/');
+        size_t dl = rel[0] != '/' && slash ? (size_t)(slash - path) + 1 : 0;
+        char *full = vm_malloc(dl + strlen(rel) + 1);
+        if (!full) {
+            rc = vm_err_set(err, VM_ERR_NOMEM, false, "%s: out of memory", path);
+        } else {
+            memcpy(full, path, dl);
+            strcpy(full + dl, rel);
+            rc = vm_job_conf_mapping_file(out, full, err);
+            vm_free(full);
+        }
+        if (rc) {
+            vm_err_prefix(err, "%s: mapping: ", out->origin);
+            vm_job_conf_release(out);
+        }
+    }
 cleanup:
     json_decref(root);
     json_decref(locs);
@@ -1327,9 +1366,33 @@ void vm_job_conf_release(vm_job_conf *c)
     vm_conf_release(vm_job_migration_table, &c->migration);
     vm_conf_release(vm_job_log_table, &c->log);
     json_decref(c->mapping);
+    json_decref(c->mapping_locs);
+    vm_free(c->mapping_origin);
     json_decref(c->locs);
     vm_free(c->origin);
     memset(c, 0, sizeof *c);
+}
+
+int vm_job_conf_mapping_file(vm_job_conf *c, const char *path, vm_err *err)
+{
+    json_t *root = NULL, *locs = NULL;
+    char *origin = vm_strdup(path);
+    if (!origin)
+        return vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
+    int rc = vm_conf_parse_file_ex(path, &root, &locs, err);
+    if (rc) {
+        vm_free(origin);
+        return rc;
+    }
+    json_decref(c->mapping);
+    json_decref(c->mapping_locs);
+    vm_free(c->mapping_origin);
+    c->mapping = root;
+    c->mapping_locs = locs;
+    c->mapping_origin = origin;
+    c->mapping_path = "";
+    c->mapping_where = (vm_conf_where){c->mapping_origin, c->mapping_locs};
+    return 0;
 }
 
 void vm_job_conf_print_help(FILE *f)

@@ -111,6 +111,12 @@ int vm_conf_apply(const vm_conf_entry *table, const json_t *obj, const char *pat
 int vm_conf_apply_at(const vm_conf_entry *table, const json_t *obj, const char *path,
                      void *out, const vm_conf_where *where, vm_err *err);
 
+/* An error about the key at `path` in the style of the table checks:
+ * "file:line:col: path: message" (position when where knows it).
+ * Returns code. */
+int vm_conf_error(const vm_conf_where *where, vm_err *err, vm_code code, const char *path,
+                  const char *fmt, ...) VM_PRINTF(5, 6);
+
 /* Free the strings, lists and JSON references vm_conf_apply set (secrets are
  * wiped first) and zero those fields. Safe on a zeroed struct and twice. */
 void vm_conf_release(const vm_conf_entry *table, void *out);
@@ -187,6 +193,12 @@ typedef struct vm_job_conf {
     vm_job_state_conf state;
     vm_job_migration_conf migration;
     json_t *mapping;          /* NULL when absent; validated by the mapping module */
+    /* where the mapping came from: the job file (path "mapping") or a file
+     * of its own (`mapping: file.yaml`, --mapping; path "") */
+    const char *mapping_path; /* "mapping" or "" */
+    vm_conf_where mapping_where;
+    char *mapping_origin;     /* owned, when from a file of its own */
+    json_t *mapping_locs;     /* owned, idem */
     vm_job_log_conf log;
     /* positions for connectors' messages; owned */
     char *origin;
@@ -209,6 +221,11 @@ int vm_job_conf_load(const char *path, vm_job_conf *out, vm_err *err);
 int vm_job_conf_from_json(const json_t *root, const vm_conf_where *where, vm_job_conf *out,
                           vm_err *err);
 void vm_job_conf_release(vm_job_conf *c);
+
+/* Use the mapping in file `path` (YAML or JSON) instead of the job's own:
+ * what --mapping FILE does. A job whose `mapping:` is a string names such
+ * a file, relative to the job file's directory. */
+int vm_job_conf_mapping_file(vm_job_conf *c, const char *path, vm_err *err);
 
 /* Print every job-file key with type, default and help. */
 void vm_job_conf_print_help(FILE *f);

@@ -189,12 +189,12 @@ void vm_source_close(vm_source *src)
         src->ops->close(src->state);
 }
 
-int vm_source_resume_filter(vm_source *src, const vm_task *task, const char *cursor, char **out,
-                            vm_err *err)
+int vm_source_resume_filter(vm_source *src, const vm_task *task, const char *cursor,
+                            const vm_field_names *names, char **out, vm_err *err)
 {
     *out = NULL;
     VM_NEED_OP(src, resume_filter, err);
-    return src->ops->resume_filter(src->state, task, cursor, out, err);
+    return src->ops->resume_filter(src->state, task, cursor, names, out, err);
 }
 
 int vm_sink_new(const char *t, const json_t *conf, vm_sink **out, vm_err *err)
@@ -267,9 +267,45 @@ int vm_sink_delete_where(vm_sink *sink, const char *collection, const char *filt
     return sink->ops->delete_where(sink->state, collection, filter, err);
 }
 
-int vm_sink_make_queryable(vm_sink *sink, const vm_schema *schema, bool *changed, vm_err *err)
+int vm_sink_make_queryable(vm_sink *sink, const vm_schema *schema, vm_sink_undo *undo,
+                           vm_err *err)
 {
-    *changed = false;
+    memset(undo, 0, sizeof *undo);
     VM_NEED_OP(sink, make_queryable, err);
-    return sink->ops->make_queryable(sink->state, schema, changed, err);
+    return sink->ops->make_queryable(sink->state, schema, undo, err);
+}
+
+int vm_sink_undo_queryable(vm_sink *sink, const char *collection, const vm_sink_undo *undo,
+                           bool release, bool drop_indexes, vm_err *err)
+{
+    VM_NEED_OP(sink, undo_queryable, err);
+    return sink->ops->undo_queryable(sink->state, collection, undo, release, drop_indexes, err);
+}
+
+void vm_sink_undo_release(vm_sink_undo *u)
+{
+    if (!u)
+        return;
+    for (size_t i = 0; i < u->nindexes; i++)
+        vm_free(u->indexes[i]);
+    vm_free(u->indexes);
+    memset(u, 0, sizeof *u);
+}
+
+int vm_sink_index(vm_sink *sink, const vm_schema *schema, const json_t *spec, vm_err *err)
+{
+    VM_NEED_OP(sink, index, err);
+    return sink->ops->index(sink->state, schema, spec, err);
+}
+
+int vm_sink_load(vm_sink *sink, const char *collection, vm_err *err)
+{
+    VM_NEED_OP(sink, load, err);
+    return sink->ops->load(sink->state, collection, err);
+}
+
+int vm_sink_release(vm_sink *sink, const char *collection, vm_err *err)
+{
+    VM_NEED_OP(sink, release, err);
+    return sink->ops->release(sink->state, collection, err);
 }

@@ -47,6 +47,14 @@ typedef struct vm_plan_opts {
     int64_t task_rows; /* target rows per task */
 } vm_plan_opts;
 
+/* Where a source field went in the target, for resume_filter: the name of
+ * the target field that holds the source field's values unchanged, or NULL
+ * when the target does not keep them. */
+typedef struct vm_field_names {
+    const char *(*target_of)(const void *ctx, const char *source_field);
+    const void *ctx;
+} vm_field_names;
+
 /* plan() calls this once per task, in order; a non-zero return stops it. */
 typedef int (*vm_task_emit_fn)(void *ctx, const vm_task *task, vm_err *err);
 
@@ -80,15 +88,28 @@ typedef struct vm_source_ops {
      * the whole task), through an identity field the source added to its
      * schema. Before a resumed or retried autoID task writes again, the
      * worker deletes those rows, so a batch written before a crash but not
-     * checkpointed cannot be duplicated. *out is allocated (vm_free). */
-    int (*resume_filter)(void *state, const vm_task *task, const char *cursor, char **out,
-                         vm_err *err);
+     * checkpointed cannot be duplicated. Field names in the filter are the
+     * target's: names->target_of() (names NULL: unchanged); a field the
+     * target does not keep is VM_ERR_UNSUPPORTED. *out is allocated
+     * (vm_free). */
+    int (*resume_filter)(void *state, const vm_task *task, const char *cursor,
+                         const vm_field_names *names, char **out, vm_err *err);
 } vm_source_ops;
 
 typedef struct vm_sink_prepare {
     bool append;          /* an existing collection is reused, not an error */
     const json_t *params; /* collections/create `params` (shardsNum, ...); may be NULL */
 } vm_sink_prepare;
+
+/* What make_queryable() did, so that it can be undone after counting:
+ * whether it loaded the collection and the names of the indexes it created.
+ * Filled by the sink (indexes allocated, vm_free each and the array);
+ * release with vm_sink_undo_release(). */
+typedef struct vm_sink_undo {
+    bool loaded;
+    char **indexes;
+    size_t nindexes;
+} vm_sink_undo;
 
 typedef struct vm_sink_ops {
     const char *name;
@@ -115,9 +136,32 @@ typedef struct vm_sink_ops {
      * a partly written range before it is written again under autoID). */
     int (*delete_where)(void *state, const char *collection, const char *filter, vm_err *err);
     /* Optional: make the collection queryable (index every vector field that
-     * has none, then load), as exact counting needs. *changed tells whether
-     * anything had to be done. */
-    int (*make_queryable)(void *state, const vm_schema *schema, bool *changed, vm_err *err);
+     * has none, then load), as exact counting needs. A vector field gets the
+     * metric of its vm_field.metric when that fits its type, else COSINE
+     * (float vectors), HAMMING (binary) or IP (sparse). *undo records what
+     * was done (loaded, indexes created), also when an error follows a step
+     * that was done; it starts zeroed. */
+    int (*make_queryable)(void *state, const vm_schema *schema, vm_sink_undo *undo,
+                          vm_err *err);
+    /* Optional: undo what make_queryable recorded: release the collection
+     * when `release` and it was loaded by make_queryable, drop the indexes it
+     * created when `drop_indexes` (Milvus cannot drop an index of a loaded
+     * collection: dropping while it stays loaded is VM_ERR_INVALID). Indexes
+     * that existed before are never touched. */
+    int (*undo_queryable)(void *state, const char *collection, const vm_sink_undo *undo,
+                          bool release, bool drop_indexes, vm_err *err);
+    /* Optional: create indexes after the data. spec:
+     * {"fields":{"<vector field>":{"metric":"COSINE","index_type":"AUTOINDEX",
+     *  "params":{...}}}} (metric, index_type and params optional). A listed
+     * field that has an index already keeps it. A metric that does not fit
+     * the field's type (float vectors: COSINE, L2, IP; binary: HAMMING,
+     * JACCARD; sparse: IP), an unknown key or a field that is not a vector
+     * of the schema is VM_ERR_INVALID naming the field. */
+    int (*index)(void *state, const vm_schema *schema, const json_t *spec, vm_err *err);
+    /* Optional: load the collection and wait until it is loaded. */
+    int (*load)(void *state, const char *collection, vm_err *err);
+    /* Optional: release the collection (it stays, unloaded). */
+    int (*release)(void *state, const char *collection, vm_err *err);
 } vm_sink_ops;
 
 /* Instances. */
@@ -154,8 +198,8 @@ int vm_source_open(vm_source *src, const vm_task *task, const char *cursor, vm_e
 int vm_source_read(vm_source *src, vm_batch *batch, size_t max_rows, bool *done, vm_err *err);
 int vm_source_cursor(vm_source *src, char **out, vm_err *err);
 void vm_source_close(vm_source *src);
-int vm_source_resume_filter(vm_source *src, const vm_task *task, const char *cursor, char **out,
-                            vm_err *err);
+int vm_source_resume_filter(vm_source *src, const vm_task *task, const char *cursor,
+                            const vm_field_names *names, char **out, vm_err *err);
 
 int vm_sink_new(const char *type, const json_t *conf, vm_sink **out, vm_err *err);
 void vm_sink_free(vm_sink *sink);
@@ -165,6 +209,14 @@ int vm_sink_write(vm_sink *sink, const vm_schema *schema, const vm_batch *batch,
                   size_t to, size_t max_bytes, vm_err *err);
 int vm_sink_count(vm_sink *sink, const char *collection, int64_t *rows, vm_err *err);
 int vm_sink_delete_where(vm_sink *sink, const char *collection, const char *filter, vm_err *err);
-int vm_sink_make_queryable(vm_sink *sink, const vm_schema *schema, bool *changed, vm_err *err);
+/* *undo is overwritten (zeroed first); release it with vm_sink_undo_release. */
+int vm_sink_make_queryable(vm_sink *sink, const vm_schema *schema, vm_sink_undo *undo,
+                           vm_err *err);
+int vm_sink_undo_queryable(vm_sink *sink, const char *collection, const vm_sink_undo *undo,
+                           bool release, bool drop_indexes, vm_err *err);
+void vm_sink_undo_release(vm_sink_undo *u);
+int vm_sink_index(vm_sink *sink, const vm_schema *schema, const json_t *spec, vm_err *err);
+int vm_sink_load(vm_sink *sink, const char *collection, vm_err *err);
+int vm_sink_release(vm_sink *sink, const char *collection, vm_err *err);
 
 #endif

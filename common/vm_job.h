@@ -42,13 +42,27 @@ int vm_job_connect(const vm_job_conf *job, const char *role, bool distributed, v
 void vm_job_disconnect(vm_job_conn *c);
 
 /* New record: {"version":1, "source":{type, collection}, "target":{type,
- * collection}, "schema":{...}, "source_rows_start":N, "task_rows":N,
- * "on_existing":"fail|append", "target_rows_before":N|-1}. */
+ * collection}, "schema":{...}, "source_schema":{...}, "program":{...},
+ * "partition_field":name|null, "index":{...}, "mapping":{...},
+ * "source_rows_start":N, "task_rows":N, "on_existing":"fail|append",
+ * "target_rows_before":N|-1}. "program" is the transform the workers run
+ * (vm_transform.h) from the source schema to the target schema; "mapping"
+ * the resolved mapping, for the report. */
+typedef struct vm_job_mapping {
+    const json_t *program;
+    const json_t *index;
+    const json_t *resolved;
+} vm_job_mapping;
+
 json_t *vm_job_record_new(const vm_job_conf *job, const vm_schema *source,
-                          const vm_schema *target, int64_t source_rows,
-                          int64_t target_rows_before);
-/* The target schema from a record. */
+                          const vm_schema *target, const vm_job_mapping *map,
+                          int64_t source_rows, int64_t target_rows_before);
+/* The target schema from a record (with its partition_field). */
 int vm_job_record_schema(const json_t *record, vm_schema **out, vm_err *err);
+/* What a worker reads with: the source schema, its read schema (the
+ * columns the program uses) and the program. New objects. */
+int vm_job_record_source(const json_t *record, vm_schema **source, vm_schema **read,
+                         json_t **program, vm_err *err);
 
 /* A worker id: "<hostname>-<pid>-<4 random hex>". */
 void vm_job_worker_id(char *buf, size_t cap);

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,6 +87,7 @@ static void vm_field_release(vm_field *f)
 {
     vm_free(f->name);
     vm_free(f->description);
+    vm_free(f->metric);
     json_decref(f->default_value);
     memset(f, 0, sizeof *f);
 }
@@ -99,6 +101,8 @@ void vm_schema_free(vm_schema *s)
     vm_free(s->fields);
     vm_free(s->collection);
     vm_free(s->description);
+    vm_free(s->dynamic_alias);
+    vm_free(s->partition_field);
     vm_free(s);
 }
 
@@ -113,13 +117,23 @@ int vm_schema_add(vm_schema *s, const vm_field *f, vm_err *err)
     d->name = vm_strdup(f->name);
     d->description = f->description ? vm_strdup(f->description) : NULL;
     d->default_value = f->default_value ? json_deep_copy(f->default_value) : NULL;
+    d->metric = f->metric ? vm_strdup(f->metric) : NULL;
     if (!d->name || (f->description && !d->description) ||
-        (f->default_value && !d->default_value)) {
+        (f->default_value && !d->default_value) || (f->metric && !d->metric)) {
         vm_field_release(d);
         return vm_err_setc(err, VM_ERR_NOMEM, "schema: out of memory");
     }
     s->nfields++;
     return VM_OK;
+}
+
+void vm_schema_remove(vm_schema *s, size_t i)
+{
+    if (i >= s->nfields)
+        return;
+    vm_field_release(&s->fields[i]);
+    memmove(&s->fields[i], &s->fields[i + 1], (s->nfields - i - 1) * sizeof *s->fields);
+    s->nfields--;
 }
 
 vm_schema *vm_schema_clone(const vm_schema *s)
@@ -129,6 +143,10 @@ vm_schema *vm_schema_clone(const vm_schema *s)
         return NULL;
     c->enable_dynamic = s->enable_dynamic;
     if (s->description && !(c->description = vm_strdup(s->description)))
+        goto fail;
+    if (s->dynamic_alias && !(c->dynamic_alias = vm_strdup(s->dynamic_alias)))
+        goto fail;
+    if (s->partition_field && !(c->partition_field = vm_strdup(s->partition_field)))
         goto fail;
     for (size_t i = 0; i < s->nfields; i++)
         if (vm_schema_add(c, &s->fields[i], NULL) != VM_OK)
@@ -345,6 +363,10 @@ int vm_schema_validate(const vm_schema *s, vm_err *err)
     if (vectors == 0)
         return vm_err_setc(err, VM_ERR_INVALID, "collection %s: no vector field",
                            s->collection);
+    if (vectors > VM_MAX_VECTOR_FIELDS)
+        return vm_err_setc(err, VM_ERR_INVALID,
+                           "collection %s: %d vector fields, Milvus allows %d by default",
+                           s->collection, vectors, VM_MAX_VECTOR_FIELDS);
     if (pkeys > 1)
         return vm_err_setc(err, VM_ERR_INVALID, "collection %s: %d partition keys, at most 1",
                            s->collection, pkeys);
@@ -545,4 +567,21 @@ int vm_schema_from_milvus(const json_t *schema, const char *collection, vm_schem
 cleanup:
     vm_schema_free(s);
     return rc;
+}
+
+void vm_field_type_text(const vm_field *f, char *buf, size_t n)
+{
+    const char *t = vm_dtype_name(f->type);
+    if (vm_dtype_is_dense_vector(f->type))
+        snprintf(buf, n, "%s(%" PRId64 ")", t, f->dim);
+    else if (f->type == VM_T_VARCHAR)
+        snprintf(buf, n, "%s(%" PRId64 ")", t, f->max_length);
+    else if (f->type == VM_T_ARRAY && f->element_type == VM_T_VARCHAR)
+        snprintf(buf, n, "%s<%s(%" PRId64 ")>[%" PRId64 "]", t, vm_dtype_name(f->element_type),
+                 f->max_length, f->max_capacity);
+    else if (f->type == VM_T_ARRAY)
+        snprintf(buf, n, "%s<%s>[%" PRId64 "]", t, vm_dtype_name(f->element_type),
+                 f->max_capacity);
+    else
+        snprintf(buf, n, "%s", t);
 }

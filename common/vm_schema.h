@@ -49,6 +49,8 @@ typedef enum vm_dtype {
 #define VM_MAX_DIM 32768
 #define VM_MAX_CAPACITY 4096
 #define VM_MAX_SHARDS 16
+#define VM_MAX_PARTITIONS 1024
+#define VM_MAX_VECTOR_FIELDS 4 /* proxy.maxVectorFieldNum default */
 
 const char *vm_dtype_name(vm_dtype t);            /* "FloatVector"; NULL for NONE */
 vm_dtype vm_dtype_parse(const char *name);        /* exact match, else VM_T_NONE */
@@ -71,6 +73,10 @@ typedef struct vm_field {
     bool nullable;
     json_t *default_value;   /* owned; NULL when none */
     char *description;       /* owned; may be NULL */
+    char *metric;            /* vectors: the source's similarity as a Milvus metric
+                              * ("COSINE", "L2", "IP", "HAMMING", "JACCARD"); owned;
+                              * NULL when unknown. Not part of the collection schema:
+                              * used when vecmig creates indexes. */
 } vm_field;
 
 typedef struct vm_schema {
@@ -79,6 +85,12 @@ typedef struct vm_schema {
     vm_field *fields;
     size_t nfields, cap;
     bool enable_dynamic;
+    /* Not part of Milvus's schema: */
+    char *dynamic_alias;     /* a source's name for its schemaless metadata ("payload",
+                              * "metadata"): mapping paths may start with it as with
+                              * "$meta"; owned, NULL when none */
+    char *partition_field;   /* rows go to the partition named by this field's value
+                              * (explicit partitions); owned, NULL when none */
 } vm_schema;
 
 vm_schema *vm_schema_new(const char *collection);
@@ -88,9 +100,14 @@ vm_schema *vm_schema_clone(const vm_schema *s);
 
 /* Append a deep copy of f (name, description and default are copied). */
 int vm_schema_add(vm_schema *s, const vm_field *f, vm_err *err);
+/* Remove field i (later fields move up). */
+void vm_schema_remove(vm_schema *s, size_t i);
 const vm_field *vm_schema_find(const vm_schema *s, const char *name);
 int vm_schema_index(const vm_schema *s, const char *name); /* -1 if absent */
 const vm_field *vm_schema_primary(const vm_schema *s);
+
+/* "FloatVector(768)", "VarChar(256)", "Array<VarChar(64)>[16]", "Int64". */
+void vm_field_type_text(const vm_field *f, char *buf, size_t n);
 
 /* Checks everything Milvus would refuse, before any request is sent: names,
  * one primary (Int64 or VarChar), autoID only on Int64/VarChar primary,

@@ -66,7 +66,7 @@ static int vm_coord_start(vm_coord *c, vm_err *err)
     if (rc != VM_OK)
         return rc;
     bool append = c->job->migration.on_existing == VM_ON_EXISTING_APPEND;
-    vm_sink_prepare prep = {.append = append};
+    vm_sink_prepare prep = {.append = append, .params = p.map.params};
     if ((rc = vm_sink_prepare_target(c->sink, p.target, &prep, err)) != VM_OK)
         goto cleanup;
     int64_t before = -1;
@@ -75,7 +75,9 @@ static int vm_coord_start(vm_coord *c, vm_err *err)
         if (vm_sink_count(c->sink, p.target->collection, &before, &ignore) != VM_OK)
             before = -1; /* not loaded: no baseline */
     }
-    if (!(c->record = vm_job_record_new(c->job, p.source, p.target, p.source_rows, before)) ||
+    vm_job_mapping jm = {.program = p.map.program, .index = p.map.index,
+                         .resolved = p.map.resolved};
+    if (!(c->record = vm_job_record_new(c->job, p.source, p.target, &jm, p.source_rows, before)) ||
         !(c->target = vm_schema_clone(p.target))) {
         rc = vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
         goto cleanup;
@@ -282,7 +284,10 @@ int vm_coordinator_run(const vm_job_conf *job, const vm_coordinator_opts *opts)
     vm_job_info info;
     rc = vm_state_job_get(c.state, id, &info, &e);
     if (rc == VM_ERR_NOT_FOUND) {
+        code = 2; /* a plan refused (bad job or mapping) is a usage error */
         rc = vm_coord_start(&c, &e);
+        if (rc == VM_OK || (rc != VM_ERR_INVALID && rc != VM_ERR_UNSUPPORTED))
+            code = 1;
     } else if (rc == VM_OK) {
         rc = vm_coord_continue(&c, &info, &e);
         vm_job_info_release(&info);

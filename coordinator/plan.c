@@ -19,32 +19,131 @@ static int vm_plan_collect(void *ctx, const vm_task *t, vm_err *err)
     return rc;
 }
 
+/* Append row r of `from` to `to` (both of one schema). */
+static int vm_batch_copy_row(vm_batch *to, const vm_batch *from, size_t r, vm_err *err)
+{
+    size_t row;
+    int rc = vm_batch_add_row(to, &row, err);
+    for (size_t c = 0; rc == VM_OK && c < from->ncols; c++) {
+        const vm_column *col = &from->cols[c];
+        if (vm_batch_is_null(from, c, r)) {
+            rc = vm_batch_set_null(to, c, row, err);
+            continue;
+        }
+        size_t len;
+        const char *s;
+        switch (col->type) {
+        case VM_T_BOOL: rc = vm_batch_set_bool(to, c, row, vm_batch_get_bool(from, c, r), err); break;
+        case VM_T_INT8:
+        case VM_T_INT16:
+        case VM_T_INT32:
+        case VM_T_INT64: rc = vm_batch_set_int(to, c, row, vm_batch_get_int(from, c, r), err); break;
+        case VM_T_FLOAT:
+        case VM_T_DOUBLE:
+            rc = vm_batch_set_double(to, c, row, vm_batch_get_double(from, c, r), err);
+            break;
+        case VM_T_VARCHAR:
+        case VM_T_JSON:
+        case VM_T_ARRAY:
+            s = vm_batch_get_str(from, c, r, &len);
+            rc = vm_batch_set_str(to, c, row, s, len, err);
+            break;
+        case VM_T_SPARSE_FLOAT_VECTOR: {
+            const uint32_t *idx;
+            const float *val;
+            size_t nnz = vm_batch_get_sparse(from, c, r, &idx, &val);
+            rc = vm_batch_set_sparse(to, c, row, idx, val, nnz, err);
+            break;
+        }
+        default:
+            if (vm_dtype_is_dense_vector(col->type))
+                memcpy(vm_batch_vector(to, c, row), vm_batch_get_vector(from, c, r),
+                       vm_dtype_vector_bytes(col->type, col->dim));
+            break;
+        }
+    }
+    return rc;
+}
+
+/* Up to `want` rows spread over up to 10 tasks, into a batch of the
+ * source's read schema. */
+static int vm_plan_sample(vm_source *src, const vm_plan *p, int64_t want, vm_batch **out,
+                          vm_err *err)
+{
+    *out = NULL;
+    if (want <= 0 || p->ntasks == 0)
+        return VM_OK;
+    vm_schema *rs = vm_mapping_read_schema(p->source, NULL);
+    vm_batch *b = NULL, *part = NULL;
+    int rc = VM_OK;
+    if (!rs) {
+        rc = vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
+        goto cleanup;
+    }
+    if ((rc = vm_batch_new(rs, (size_t)want, &b, err)) != VM_OK ||
+        (rc = vm_batch_new(rs, (size_t)want, &part, err)) != VM_OK)
+        goto cleanup;
+    size_t k = p->ntasks < 10 ? p->ntasks : 10;
+    int64_t per = (want + (int64_t)k - 1) / (int64_t)k;
+    for (size_t i = 0; i < k && (int64_t)b->nrows < want; i++) {
+        const vm_task *t = &p->tasks[i * p->ntasks / k];
+        /* later tasks make up for short ones */
+        int64_t left = want - (int64_t)b->nrows;
+        int64_t take = per * (int64_t)(i + 1) - (int64_t)b->nrows;
+        if (i == k - 1 || take > left)
+            take = left;
+        if (take <= 0)
+            continue;
+        if ((rc = vm_source_open(src, t, NULL, err)) != VM_OK)
+            goto cleanup;
+        bool done = false;
+        while (!done && take > 0) {
+            vm_batch_clear(part);
+            rc = vm_source_read(src, part, (size_t)take, &done, err);
+            if (rc != VM_OK)
+                break;
+            for (size_t r = 0; r < part->nrows && take > 0; r++, take--)
+                if ((rc = vm_batch_copy_row(b, part, r, err)) != VM_OK)
+                    break;
+            if (rc != VM_OK || part->nrows == 0)
+                break;
+        }
+        vm_source_close(src);
+        if (rc != VM_OK) {
+            vm_err_prefix(err, "sampling rows for the mapping: ");
+            goto cleanup;
+        }
+    }
+    *out = b;
+    b = NULL;
+cleanup:
+    vm_batch_free(b);
+    vm_batch_free(part);
+    vm_schema_free(rs);
+    return rc;
+}
+
 int vm_plan_build(const vm_job_conf *job, vm_source *src, vm_plan *p, vm_err *err)
 {
     memset(p, 0, sizeof *p);
     int rc;
-    char *name = NULL;
+    vm_batch *sample = NULL;
     if ((rc = vm_source_discover(src, &p->source, err)) != VM_OK)
         goto fail;
-    if (!(p->target = vm_schema_clone(p->source))) {
-        rc = vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
-        goto fail;
-    }
-    if ((rc = vm_name_to_milvus(p->source->collection, false, &name, err)) != VM_OK) {
-        vm_err_prefix(err, "target collection: ");
-        goto fail;
-    }
-    vm_free(p->target->collection);
-    p->target->collection = name;
-    if ((rc = vm_schema_validate(p->target, err)) != VM_OK) {
-        vm_err_prefix(err, "target schema: ");
-        goto fail;
-    }
     if ((rc = vm_source_count(src, &p->source_rows, err)) != VM_OK)
         goto fail;
     vm_plan_opts po = {.job_id = job->job.id, .task_rows = job->migration.task_rows};
     if ((rc = vm_source_plan(src, &po, vm_plan_collect, p, err)) != VM_OK)
         goto fail;
+    const json_t *mapping = json_is_object(job->mapping) ? job->mapping : NULL;
+    if ((rc = vm_plan_sample(src, p, vm_mapping_sample_rows(mapping), &sample, err)) != VM_OK)
+        goto fail;
+    rc = vm_mapping_resolve(mapping, job->mapping_path ? job->mapping_path : "mapping",
+                            &job->mapping_where, p->source, sample, &p->map, err);
+    vm_batch_free(sample);
+    if (rc != VM_OK)
+        goto fail;
+    p->target = p->map.target;
     return VM_OK;
 fail:
     vm_plan_release(p);
@@ -54,28 +153,11 @@ fail:
 void vm_plan_release(vm_plan *p)
 {
     vm_schema_free(p->source);
-    vm_schema_free(p->target);
+    vm_mapping_result_release(&p->map);
     for (size_t i = 0; i < p->ntasks; i++)
         vm_task_release(&p->tasks[i]);
     vm_free(p->tasks);
     memset(p, 0, sizeof *p);
-}
-
-static void vm_field_type_str(const vm_field *f, char *buf, size_t n)
-{
-    const char *t = vm_dtype_name(f->type);
-    if (vm_dtype_is_dense_vector(f->type))
-        snprintf(buf, n, "%s(%" PRId64 ")", t, f->dim);
-    else if (f->type == VM_T_VARCHAR)
-        snprintf(buf, n, "%s(%" PRId64 ")", t, f->max_length);
-    else if (f->type == VM_T_ARRAY && f->element_type == VM_T_VARCHAR)
-        snprintf(buf, n, "%s<%s(%" PRId64 ")>[%" PRId64 "]", t, vm_dtype_name(f->element_type),
-                 f->max_length, f->max_capacity);
-    else if (f->type == VM_T_ARRAY)
-        snprintf(buf, n, "%s<%s>[%" PRId64 "]", t, vm_dtype_name(f->element_type),
-                 f->max_capacity);
-    else
-        snprintf(buf, n, "%s", t);
 }
 
 void vm_schema_print(const vm_schema *s, FILE *f)
@@ -88,7 +170,7 @@ void vm_schema_print(const vm_schema *s, FILE *f)
     for (size_t i = 0; i < s->nfields; i++) {
         const vm_field *fd = &s->fields[i];
         char type[96], attrs[256] = "";
-        vm_field_type_str(fd, type, sizeof type);
+        vm_field_type_text(fd, type, sizeof type);
         size_t used = 0;
 #define VM_ATTR(cond, text)                                                                     \
     if ((cond) && used < sizeof attrs)                                                          \
@@ -110,9 +192,27 @@ void vm_plan_print(const vm_plan *p, const vm_job_conf *job, FILE *f)
 {
     fprintf(f, "job %s: %s -> %s\n\n", job->job.id, job->source.type, job->target.type);
     fprintf(f, "source %s: %" PRId64 " rows\n", p->source->collection, p->source_rows);
-    vm_schema_print(p->source, f);
-    fprintf(f, "\ntarget collection %s\n", p->target->collection);
+    fprintf(f, "\nmapping%s%s:\n", job->mapping ? " from " : " (detected; no mapping given)",
+            job->mapping ? (job->mapping_origin ? job->mapping_origin : "the job file") : "");
+    vm_mapping_print(&p->map, f);
+    fprintf(f, "\ntarget collection %s (shards %" PRId64 ", consistency %s%s%s)\n",
+            p->target->collection,
+            (int64_t)json_integer_value(json_object_get(p->map.params, "shardsNum")),
+            json_string_value(json_object_get(p->map.params, "consistencyLevel")),
+            p->target->partition_field ? ", partitions from " : "",
+            p->target->partition_field ? p->target->partition_field : "");
     vm_schema_print(p->target, f);
+    json_t *ix = p->map.index;
+    if (json_is_true(json_object_get(ix, "create")) || json_is_true(json_object_get(ix, "load")))
+        fprintf(f, "  after the data: %s%s%s\n",
+                json_is_true(json_object_get(ix, "create")) ? "index vector fields" : "",
+                json_is_true(json_object_get(ix, "create")) &&
+                        json_is_true(json_object_get(ix, "load"))
+                    ? ", "
+                    : "",
+                json_is_true(json_object_get(ix, "load")) ? "load the collection" : "");
+    else
+        fprintf(f, "  after the data: no index, not loaded (collection.index to change)\n");
     fprintf(f, "\n%zu tasks of about %" PRId64 " rows:\n", p->ntasks, job->migration.task_rows);
     size_t show = p->ntasks <= 12 ? p->ntasks : 10;
     for (size_t i = 0; i < show; i++) {

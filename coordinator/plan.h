@@ -1,10 +1,11 @@
 /*
  * plan.h - from a job file to a plan: the target schema and the tasks.
  *
- * Discovers the source schema, derives the target collection (name mapped
- * to Milvus rules: '-' and '.' become '_'), validates it against Milvus's
- * rules before anything is created, counts the source and splits it into
- * range tasks. Nothing is written anywhere: `vecmig plan` prints this, the
+ * Discovers the source schema, counts the source, splits it into range
+ * tasks, samples rows (spread over up to 10 tasks) for what schemaless
+ * metadata holds, and resolves the job's mapping (vm_mapping.h) into the
+ * target collection, validated against Milvus's rules before anything is
+ * created. Nothing is written anywhere: `vecmig plan` prints this, the
  * coordinator then creates the collection and publishes the tasks.
  */
 #ifndef VM_PLAN_H
@@ -14,10 +15,12 @@
 
 #include "vm_config.h"
 #include "vm_connector.h"
+#include "vm_mapping.h"
 
 typedef struct vm_plan {
     vm_schema *source;  /* as discovered */
-    vm_schema *target;  /* what the collection will be */
+    vm_schema *target;  /* what the collection will be (map.target) */
+    vm_mapping_result map; /* the job's mapping resolved against the source */
     vm_task *tasks;
     size_t ntasks, cap;
     int64_t source_rows; /* exact count at planning time */

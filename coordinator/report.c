@@ -53,12 +53,14 @@ int vm_report_build(const vm_job_conf *job, vm_source *src, vm_sink *sink, vm_st
         snprintf(source_err, sizeof source_err, "%s", e2.msg);
         s1 = -1;
     }
-    bool loaded_now = false;
-    if (vm_sink_make_queryable(sink, target, &loaded_now, &e2) != VM_OK ||
+    vm_sink_undo undo;
+    if (vm_sink_make_queryable(sink, target, &undo, &e2) != VM_OK ||
         vm_sink_count(sink, target->collection, &t, &e2) != VM_OK) {
         snprintf(target_err, sizeof target_err, "%s", e2.msg);
         t = -1;
     }
+    bool loaded_now = undo.loaded;
+    vm_sink_undo_release(&undo);
     int64_t added = before >= 0 && t >= 0 ? t - before : t;
     vm_verdict v;
     if (failed > 0 || s1 < 0 || t < 0)

@@ -19,24 +19,6 @@ long vm_backoff_ms(int attempt, long base_ms, long cap_ms, unsigned *seed)
     return ceiling > 0 ? (long)(rand_r(seed) % (ceiling + 1)) : 0;
 }
 
-vm_schema *vm_run_read_schema(const vm_schema *target)
-{
-    vm_schema *r = vm_schema_new(target->collection);
-    if (!r)
-        return NULL;
-    for (size_t i = 0; i < target->nfields; i++) {
-        const vm_field *f = &target->fields[i];
-        if (f->primary && f->auto_id)
-            continue;
-        if (vm_schema_add(r, f, NULL) != VM_OK) {
-            vm_schema_free(r);
-            return NULL;
-        }
-    }
-    r->enable_dynamic = target->enable_dynamic;
-    return r;
-}
-
 typedef struct vm_runner {
     vm_sink *sink;
     const vm_schema *target;
@@ -96,7 +78,12 @@ static int vm_write_range(vm_runner *r, size_t from, size_t to, vm_err *err)
     }
 }
 
-int vm_run_task(vm_source *src, vm_sink *sink, const vm_schema *read_schema,
+static const char *vm_run_target_of(const void *ctx, const char *source_field)
+{
+    return vm_transform_target_of(ctx, source_field);
+}
+
+int vm_run_task(vm_source *src, vm_sink *sink, const vm_schema *read_schema, vm_transform *xf,
                 const vm_schema *target, const vm_task *task, const char *cursor,
                 const vm_run_opts *opts, const vm_run_hooks *hooks, vm_run_result *res,
                 vm_err *err)
@@ -111,7 +98,9 @@ int vm_run_task(vm_source *src, vm_sink *sink, const vm_schema *read_schema,
 
     if (pk && pk->auto_id && opts->resumed) {
         /* undo what a crashed attempt wrote past its checkpoint */
-        if ((rc = vm_source_resume_filter(src, task, cursor, &filter, err)) != VM_OK) {
+        vm_field_names names = {.target_of = vm_run_target_of, .ctx = xf};
+        if ((rc = vm_source_resume_filter(src, task, cursor, xf ? &names : NULL, &filter,
+                                          err)) != VM_OK) {
             if (rc == VM_ERR_UNSUPPORTED)
                 rc = vm_err_setc(err, VM_ERR_UNSUPPORTED,
                                  "cannot resume task %u into an autoID collection: source '%s' "
@@ -125,7 +114,6 @@ int vm_run_task(vm_source *src, vm_sink *sink, const vm_schema *read_schema,
     }
     if ((rc = vm_batch_new(read_schema, opts->batch_rows, &batch, err)) != VM_OK)
         goto cleanup;
-    r.batch = batch;
     if ((rc = vm_source_open(src, task, cursor, err)) != VM_OK)
         goto cleanup;
     for (bool done = false; !done;) {
@@ -135,6 +123,9 @@ int vm_run_task(vm_source *src, vm_sink *sink, const vm_schema *read_schema,
         if (batch->nrows == 0 && done)
             break;
         int64_t before = res->rows_written;
+        r.batch = batch;
+        if (xf && (rc = vm_transform_apply(xf, batch, &r.batch, err)) != VM_OK)
+            goto cleanup;
         if ((rc = vm_write_range(&r, 0, batch->nrows, err)) != VM_OK)
             goto cleanup;
         res->rows_read += (int64_t)batch->nrows;

@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "vm_connector.h"
+#include "vm_transform.h"
 
 typedef struct vm_run_hooks {
     /* After the target confirmed a batch. Must record atomically and fenced;
@@ -50,15 +51,14 @@ typedef struct vm_run_result {
     int64_t batches, requests, retries, splits;
 } vm_run_result;
 
-/* read_schema: the columns the source fills (the target's fields without the
- * autoID primary key). target: the collection's schema. */
-int vm_run_task(vm_source *src, vm_sink *sink, const vm_schema *read_schema,
+/* read_schema: the columns the source fills. xf: the mapping's transform
+ * from read_schema batches to target batches, or NULL when the read schema
+ * is the target's (its fields without an autoID primary key). target: the
+ * collection's schema. */
+int vm_run_task(vm_source *src, vm_sink *sink, const vm_schema *read_schema, vm_transform *xf,
                 const vm_schema *target, const vm_task *task, const char *cursor,
                 const vm_run_opts *opts, const vm_run_hooks *hooks, vm_run_result *res,
                 vm_err *err);
-
-/* The read schema for a target schema: every field but an autoID primary. */
-vm_schema *vm_run_read_schema(const vm_schema *target);
 
 /* Full-jitter backoff for attempt n (1-based): uniform in [0, min(cap,
  * base * 2^(n-1))] milliseconds. */

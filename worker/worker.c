@@ -68,7 +68,8 @@ typedef struct vm_wk {
     vm_queue *queue;
     vm_source *src;
     vm_sink *sink;
-    vm_schema *target, *read;
+    vm_schema *target, *source, *read;
+    vm_transform *xf;
     bool quiet_tasks;
     /* the task in hand */
     uint32_t task_id;
@@ -156,7 +157,7 @@ static int vm_wk_handle(vm_wk *w, const vm_task *task, bool *ack, vm_err *err)
                       .resumed = cl.cursor != NULL || cl.attempts > 1};
     vm_run_hooks h = {.checkpoint = vm_wk_checkpoint, .tick = vm_wk_tick, .ctx = w};
     vm_run_result res;
-    rc = vm_run_task(w->src, w->sink, w->read, w->target, task, cl.cursor, &ro, &h, &res, err);
+    rc = vm_run_task(w->src, w->sink, w->read, w->xf, w->target, task, cl.cursor, &ro, &h, &res, err);
     if (rc == VM_OK) {
         rc = vm_state_task_finish(w->state, jid, task->id, w->token, VM_TASK_DONE, NULL, NULL,
                                   err);
@@ -197,10 +198,16 @@ static int vm_wk_load_schema(vm_wk *w, long idle_ms, atomic_int *quit, vm_err *e
         vm_job_info info;
         int rc = vm_state_job_get(w->state, w->job->job.id, &info, err);
         if (rc == VM_OK) {
+            json_t *program = NULL;
             rc = vm_job_record_schema(info.record, &w->target, err);
+            if (rc == VM_OK)
+                rc = vm_job_record_source(info.record, &w->source, &w->read, &program, err);
+            if (rc == VM_OK)
+                rc = vm_transform_new(program, w->read, w->target, &w->xf, err);
+            json_decref(program);
             vm_job_info_release(&info);
-            if (rc == VM_OK && !(w->read = vm_run_read_schema(w->target)))
-                rc = vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
+            if (rc != VM_OK)
+                vm_err_prefix(err, "job %s: ", w->job->job.id);
             return rc;
         }
         if (rc != VM_ERR_NOT_FOUND && !err->retriable)
@@ -294,6 +301,8 @@ int vm_worker_loop(const vm_job_conf *job, const vm_worker_opts *opts, vm_err *e
 cleanup:
     vm_job_disconnect(&w.conn);
     vm_schema_free(w.target);
+    vm_schema_free(w.source);
+    vm_transform_free(w.xf);
     vm_schema_free(w.read);
     return rc == VM_ERR_CANCELLED ? VM_OK : rc;
 }

@@ -215,7 +215,8 @@ static int group_teardown(void **state)
     if (!g)
         return 0;
     const char *sfx[] = {"all",   "skew", "nopk", "comp", "tpk",   "novec", "vdim",
-                         "vdimok", "pt",  "bit12", "md",  "nullv", "long",  "empty"};
+                         "vdimok", "pt",  "bit12", "md",  "nullv", "long",  "empty",
+                         "met",   "metl1", "metmulti"};
     int bad = 0;
     for (size_t i = 0; i < sizeof sfx / sizeof sfx[0]; i++) {
         char sql[256];
@@ -887,14 +888,14 @@ static void test_no_pk_ctid(void **st)
 
     /* resume filter for autoID targets: rows after the cursor, inside the task */
     char *f = NULL;
-    assert_int_equal(vm_source_resume_filter(src, &pl->t[1], "(7,5)", &f, &e), VM_OK);
+    assert_int_equal(vm_source_resume_filter(src, &pl->t[1], "(7,5)", NULL, &f, &e), VM_OK);
     char want[128];
     long long lo1 = pl->t[1].lo * 65536 > 7LL * 65536 + 6 ? pl->t[1].lo * 65536 : 7LL * 65536 + 6;
     snprintf(want, sizeof want, "pg_ctid >= %lld and pg_ctid < %lld", lo1,
              (long long)pl->t[1].hi * 65536);
     assert_string_equal(f, want);
     vm_free(f);
-    assert_int_equal(vm_source_resume_filter(src, &pl->t[pl->n - 1], NULL, &f, &e), VM_OK);
+    assert_int_equal(vm_source_resume_filter(src, &pl->t[pl->n - 1], NULL, NULL, &f, &e), VM_OK);
     snprintf(want, sizeof want, "pg_ctid >= %lld", (long long)pl->t[pl->n - 1].lo * 65536);
     assert_string_equal(f, want);
     vm_free(f);
@@ -1015,7 +1016,7 @@ static void test_composite_and_text_pk(void **st)
     free(sc.keys);
     /* no pg_ctid here: an autoID resume has nothing to delete by */
     char *f = NULL;
-    assert_int_equal(vm_source_resume_filter(src, &pl->t[0], NULL, &f, &e), VM_ERR_UNSUPPORTED);
+    assert_int_equal(vm_source_resume_filter(src, &pl->t[0], NULL, NULL, &f, &e), VM_ERR_UNSUPPORTED);
     /* split: pk needs an integer key */
     vm_source *s2;
     assert_int_equal(new_src("tpk", "{\"split\": \"pk\"}", &s2, &e), VM_OK);
@@ -1150,6 +1151,95 @@ static void test_read_errors(void **st)
     read_expect_error("long", "{\"sample_rows\": 1}", "column 't'", "max_length 64");
 }
 
+/* --------------------------------------------------------- metrics */
+
+static const char *metric_of(const vm_schema *s, const char *field)
+{
+    const vm_field *f = vm_schema_find(s, field);
+    if (!f)
+        fail_msg("no field '%s'", field);
+    return f->metric;
+}
+
+static void expect_metric(const vm_schema *s, const char *field, const char *want)
+{
+    const char *got = metric_of(s, field);
+    if (want == NULL ? got != NULL : (got == NULL || strcmp(got, want) != 0))
+        fail_msg("field '%s': metric %s, want %s", field, got ? got : "NULL",
+                 want ? want : "NULL");
+}
+
+static vm_schema *discover_ok(const char *suffix)
+{
+    vm_source *src;
+    vm_schema *s;
+    vm_err e;
+    if (new_src(suffix, NULL, &src, &e) != VM_OK || vm_source_discover(src, &s, &e) != VM_OK)
+        fail_msg("%s: %s", suffix, e.msg);
+    vm_source_free(src);
+    return s;
+}
+
+/* vm_field.metric from the pgvector index operator class, for every vector
+ * type; L1 has no Milvus metric (NULL, noted); several indexes of different
+ * metrics: the oldest wins, noted; no index: NULL. */
+static void test_metrics(void **st)
+{
+    (void)st;
+    const char *p = g->p;
+    exec_ok("CREATE TABLE %s_met (id int PRIMARY KEY, v vector(3), h halfvec(3), "
+            "s sparsevec(5), b bit(8), j bit(8), n vector(3), e vector(3))",
+            p);
+    exec_ok("CREATE INDEX %s_met_v ON %s_met USING hnsw (v vector_ip_ops)", p, p);
+    exec_ok("CREATE INDEX %s_met_h ON %s_met USING hnsw (h halfvec_l2_ops)", p, p);
+    exec_ok("CREATE INDEX %s_met_s ON %s_met USING hnsw (s sparsevec_cosine_ops)", p, p);
+    exec_ok("CREATE INDEX %s_met_b ON %s_met USING hnsw (b bit_hamming_ops)", p, p);
+    exec_ok("CREATE INDEX %s_met_j ON %s_met USING ivfflat (j bit_hamming_ops)", p, p);
+    exec_ok("DROP INDEX %s_met_j", p); /* a dropped index leaves no trace */
+    exec_ok("CREATE INDEX %s_met_j2 ON %s_met USING hnsw (j bit_jaccard_ops)", p, p);
+    /* a btree index on a vector column's neighbour is no vector index */
+    exec_ok("CREATE INDEX %s_met_id ON %s_met (id) INCLUDE (e)", p, p);
+    exec_ok("CREATE TABLE %s_metl1 (id int PRIMARY KEY, v vector(3))", p);
+    exec_ok("CREATE INDEX %s_metl1_v ON %s_metl1 USING hnsw (v vector_l1_ops)", p, p);
+    exec_ok("CREATE TABLE %s_metmulti (id int PRIMARY KEY, v vector(3), w vector(3))", p);
+    exec_ok("CREATE INDEX %s_mm_v1 ON %s_metmulti USING ivfflat (v vector_cosine_ops)", p, p);
+    exec_ok("CREATE INDEX %s_mm_v2 ON %s_metmulti USING hnsw (v vector_l2_ops)", p, p);
+    exec_ok("CREATE INDEX %s_mm_w1 ON %s_metmulti USING hnsw (w vector_l2_ops)", p, p);
+    exec_ok("CREATE INDEX %s_mm_w2 ON %s_metmulti USING ivfflat (w vector_l2_ops)", p, p);
+
+    vm_schema *s = discover_ok("met");
+    expect_metric(s, "v", "IP");
+    expect_metric(s, "h", "L2");
+    expect_metric(s, "s", "COSINE");
+    expect_metric(s, "b", "HAMMING");
+    expect_metric(s, "j", "JACCARD");
+    expect_metric(s, "n", NULL);
+    expect_metric(s, "e", NULL);
+    expect_metric(s, "id", NULL);
+    assert_null(strstr(vm_schema_find(s, "v")->description, "several"));
+    vm_schema_free(s);
+
+    s = discover_ok("metl1");
+    expect_metric(s, "v", NULL);
+    const char *d = vm_schema_find(s, "v")->description;
+    if (!d || !strstr(d, "index uses L1, which Milvus does not have"))
+        fail_msg("description of 'v': %s", d ? d : "NULL");
+    one_line(d);
+    vm_schema_free(s);
+
+    s = discover_ok("metmulti");
+    expect_metric(s, "v", "COSINE"); /* the older index */
+    d = vm_schema_find(s, "v")->description;
+    if (!d || !strstr(d, "several indexes with different metrics") ||
+        !strstr(d, "vector_cosine_ops"))
+        fail_msg("description of 'v': %s", d ? d : "NULL");
+    expect_metric(s, "w", "L2"); /* two indexes, one metric: nothing to note */
+    d = vm_schema_find(s, "w")->description;
+    assert_null(strstr(d, "several"));
+    vm_schema_free(s);
+    exec_ok("DROP TABLE %s_met, %s_metl1, %s_metmulti", p, p, p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1159,6 +1249,7 @@ int main(void)
         cmocka_unit_test(test_composite_and_text_pk),
         cmocka_unit_test(test_discover_errors),
         cmocka_unit_test(test_read_errors),
+        cmocka_unit_test(test_metrics),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -83,6 +83,9 @@ Known differences from real Milvus (made visible, never hidden):
   * Query pages come in milvus-lite's segment order, not primary-key order.
     An `id in [...]` filter is sliced by the bridge (lite ignores limit/offset
     on that path).
+  * milvus-lite 3.2.2's drop_index drops every index of the collection; the
+    bridge drops the one asked for and re-creates the others (same name,
+    type, metric, params), as Milvus would have kept them.
   * Binary/Float16/BFloat16/Int8 vector fields and JSON scalar values cannot
     be stored by milvus-lite: the bridge answers with an error that says so
     (code 65535) instead of changing the type.
@@ -1496,11 +1499,36 @@ class Bridge:
                 raise ApiError(65535, "index cannot be dropped, collection is"
                                " loaded, please release it first")
             c = self.client(db)
+            others = [ix for ix in self._index_list(db, name, model)
+                      if ix["indexName"] != iname]
+            # released as far as Milvus goes; lite may call a collection with
+            # an unindexed vector field loaded and refuse the drop
+            self.call(db, name, c.release_collection, name)
             self.call(db, name, c.drop_index, name, match[0]["liteName"])
             meta = self.meta.get(db, name)
             if meta and iname in meta.get("indexes", {}):
                 del meta["indexes"][iname]
                 self.meta.put(db, name, meta)
+            # milvus-lite drops every index here; Milvus keeps the others
+            left = set(self.call(db, name, c.list_indexes, name))
+            known = (meta or {}).get("indexes", {})
+            for ix in others:
+                if ix["liteName"] in left:
+                    continue
+                raw = ix["raw"]
+                params = known.get(ix["indexName"], {}).get("params")
+                if params is None:
+                    params = {k: v for k, v in raw.items() if k not in (
+                        "field_name", "index_name", "index_type", "metric_type",
+                        "total_rows", "indexed_rows", "pending_index_rows",
+                        "state")}
+                ip = c.prepare_index_params()
+                kw = {"metric_type": ix["metricType"]} if ix["metricType"] else {}
+                if params:
+                    kw["params"] = params
+                ip.add_index(ix["fieldName"], index_type=ix["indexType"],
+                             index_name=ix["liteName"], **kw)
+                self.call(db, name, c.create_index, name, ip)
         return {"code": 0, "data": {}}
 
     # ---- partitions

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "runner.h"
+#include "vm_mapping.h"
 #include "vm_mem.h"
 
 typedef struct rec_sink {
@@ -93,7 +94,7 @@ static void setup(fixture *f, bool auto_id)
     assert_int_equal(vm_source_discover(f->src, &f->target, &e), VM_OK);
     if (auto_id)
         f->target->fields[0].auto_id = true;
-    f->read = vm_run_read_schema(f->target);
+    f->read = vm_mapping_read_schema(f->target, NULL);
     vm_task_init(&f->task);
     f->task.job_id = "j";
     f->task.kind = VM_RANGE_INT;
@@ -122,7 +123,7 @@ static void test_all_rows_once(void **st)
                      .backoff_max_ms = 2};
     vm_run_result res;
     vm_err e;
-    if (vm_run_task(f.src, &sink, f.read, f.target, &f.task, NULL, &o, &h, &res, &e) != VM_OK)
+    if (vm_run_task(f.src, &sink, f.read, NULL, f.target, &f.task, NULL, &o, &h, &res, &e) != VM_OK)
         fail_msg("%s", e.msg);
     assert_int_equal(rs.n, 250);
     for (size_t i = 0; i < rs.n; i++)
@@ -141,7 +142,7 @@ static void test_all_rows_once(void **st)
     rs.n = 0;
     memset(&c, 0, sizeof c);
     o.resumed = true;
-    assert_int_equal(vm_run_task(f.src, &sink, f.read, f.target, &f.task, "300", &o, &h, &res, &e),
+    assert_int_equal(vm_run_task(f.src, &sink, f.read, NULL, f.target, &f.task, "300", &o, &h, &res, &e),
                      VM_OK);
     assert_int_equal(rs.n, 50);
     assert_int_equal(rs.ids[0], 300);
@@ -164,7 +165,7 @@ static void test_failures(void **st)
     /* retriable errors beyond the attempt budget end the task, retriable */
     rec_sink rs = {.fail_retriable = 10};
     vm_sink sink = {.ops = &rec_ops, .state = &rs};
-    assert_int_equal(vm_run_task(f.src, &sink, f.read, f.target, &f.task, NULL, &o, &h, &res, &e),
+    assert_int_equal(vm_run_task(f.src, &sink, f.read, NULL, f.target, &f.task, NULL, &o, &h, &res, &e),
                      VM_ERR_UNAVAILABLE);
     assert_true(e.retriable);
     assert_non_null(strstr(e.msg, "after 2 attempts"));
@@ -174,7 +175,7 @@ static void test_failures(void **st)
     rec_sink rs2 = {.fail_fatal_at = 3};
     sink.state = &rs2;
     memset(&c, 0, sizeof c);
-    assert_int_equal(vm_run_task(f.src, &sink, f.read, f.target, &f.task, NULL, &o, &h, &res, &e),
+    assert_int_equal(vm_run_task(f.src, &sink, f.read, NULL, f.target, &f.task, NULL, &o, &h, &res, &e),
                      VM_ERR_INVALID);
     assert_int_equal(c.calls, 2);
     assert_string_equal(c.last, "200");
@@ -184,7 +185,7 @@ static void test_failures(void **st)
     rec_sink rs3 = {.refuse_all = true};
     sink.state = &rs3;
     memset(&c, 0, sizeof c);
-    assert_int_equal(vm_run_task(f.src, &sink, f.read, f.target, &f.task, NULL, &o, &h, &res, &e),
+    assert_int_equal(vm_run_task(f.src, &sink, f.read, NULL, f.target, &f.task, NULL, &o, &h, &res, &e),
                      VM_ERR_TOO_LARGE);
     assert_false(e.retriable);
     assert_non_null(strstr(e.msg, "migration.batch_bytes"));
@@ -195,7 +196,7 @@ static void test_failures(void **st)
     sink.state = &rs4;
     memset(&c, 0, sizeof c);
     c.fence_at = 2;
-    assert_int_equal(vm_run_task(f.src, &sink, f.read, f.target, &f.task, NULL, &o, &h, &res, &e),
+    assert_int_equal(vm_run_task(f.src, &sink, f.read, NULL, f.target, &f.task, NULL, &o, &h, &res, &e),
                      VM_ERR_FENCED);
     assert_int_equal(rs4.n, 100); /* two batches went out, the third never did */
     free(rs4.ids);
@@ -214,7 +215,7 @@ static void test_split_down_to_single_rows(void **st)
     vm_run_opts o = {.batch_rows = 8, .max_write_attempts = 1};
     vm_run_result res;
     vm_err e;
-    assert_int_equal(vm_run_task(f.src, &sink, f.read, f.target, &f.task, NULL, &o, &h, &res, &e),
+    assert_int_equal(vm_run_task(f.src, &sink, f.read, NULL, f.target, &f.task, NULL, &o, &h, &res, &e),
                      VM_OK);
     assert_int_equal(rs.n, 250);
     for (size_t i = 0; i < rs.n; i++)
@@ -238,7 +239,7 @@ static void test_autoid_resume_needs_identity(void **st)
     vm_run_result res;
     vm_err e;
     assert_null(vm_schema_find(f.read, "id")); /* autoID key is not read */
-    assert_int_equal(vm_run_task(f.src, &sink, f.read, f.target, &f.task, "200", &o, &h, &res, &e),
+    assert_int_equal(vm_run_task(f.src, &sink, f.read, NULL, f.target, &f.task, "200", &o, &h, &res, &e),
                      VM_ERR_UNSUPPORTED);
     assert_non_null(strstr(e.msg, "no row identity"));
     assert_int_equal(rs.writes, 0);

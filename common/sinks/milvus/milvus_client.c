@@ -9,6 +9,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 struct vm_milvus {
     vm_http_client *http;
@@ -90,7 +91,9 @@ vm_code vm_milvus_classify(long code, const char *message, bool *retriable)
     case 1002: /* unexpected EOF */
         *retriable = true;
         return VM_ERR_UNAVAILABLE;
-    case 100: return VM_ERR_NOT_FOUND;
+    case 100: /* collection not found */
+    case 700: /* index not found */
+        return VM_ERR_NOT_FOUND;
     case 1102: /* parameter too large */
         *retriable = true;
         return VM_ERR_TOO_LARGE;
@@ -254,11 +257,10 @@ int vm_milvus_drop(vm_milvus *m, const char *collection, vm_err *err)
     return rc;
 }
 
-size_t vm_milvus_rows_body(vm_milvus *m, const char *collection, const char *rows_json,
-                           size_t len)
+/* The body up to and including `"data":`; rows and '}' follow. */
+static void vm_milvus_rows_prefix(const vm_milvus *m, vm_buf *b, const char *collection,
+                                  const char *partition)
 {
-    vm_buf *b = &m->body;
-    vm_buf_clear(b);
     vm_buf_puts(b, "{");
     if (m->database) {
         vm_buf_puts(b, "\"dbName\":");
@@ -267,10 +269,33 @@ size_t vm_milvus_rows_body(vm_milvus *m, const char *collection, const char *row
     }
     vm_buf_puts(b, "\"collectionName\":");
     vm_buf_json_str(b, collection, strlen(collection));
+    if (partition) {
+        vm_buf_puts(b, ",\"partitionName\":");
+        vm_buf_json_str(b, partition, strlen(partition));
+    }
     vm_buf_puts(b, ",\"data\":");
+}
+
+size_t vm_milvus_rows_body(vm_milvus *m, const char *collection, const char *partition,
+                           const char *rows_json, size_t len)
+{
+    vm_buf *b = &m->body;
+    vm_buf_clear(b);
+    vm_milvus_rows_prefix(m, b, collection, partition);
     vm_buf_append(b, rows_json, len);
     vm_buf_putc(b, '}');
     return vm_buf_ok(b) ? b->len : 0;
+}
+
+size_t vm_milvus_rows_body_size(const vm_milvus *m, const char *collection,
+                                const char *partition, size_t rows_len)
+{
+    vm_buf b;
+    vm_buf_init(&b);
+    vm_milvus_rows_prefix(m, &b, collection, partition);
+    size_t n = vm_buf_ok(&b) ? b.len + rows_len + 1 : 0;
+    vm_buf_release(&b);
+    return n;
 }
 
 int vm_milvus_send_rows(vm_milvus *m, bool upsert, size_t expected, vm_err *err)
@@ -295,7 +320,7 @@ int vm_milvus_send_rows(vm_milvus *m, bool upsert, size_t expected, vm_err *err)
 int vm_milvus_insert(vm_milvus *m, const char *collection, const char *rows_json, size_t len,
                      size_t expected, vm_err *err)
 {
-    if (vm_milvus_rows_body(m, collection, rows_json, len) == 0)
+    if (vm_milvus_rows_body(m, collection, NULL, rows_json, len) == 0)
         return vm_err_setc(err, VM_ERR_NOMEM, "out of memory building an insert");
     return vm_milvus_send_rows(m, false, expected, err);
 }
@@ -345,4 +370,200 @@ int vm_milvus_count(vm_milvus *m, const char *collection, int64_t *rows, vm_err 
     }
     json_decref(data);
     return rc;
+}
+
+/* ------------------------------------------------------------ partitions */
+
+/* {"collectionName":c, "partitionName":p} */
+static json_t *vm_milvus_part_body(const char *collection, const char *partition)
+{
+    return json_pack("{s:s, s:s}", "collectionName", collection, "partitionName", partition);
+}
+
+int vm_milvus_partition_has(vm_milvus *m, const char *collection, const char *partition,
+                            bool *exists, vm_err *err)
+{
+    json_t *body = vm_milvus_part_body(collection, partition), *data = NULL;
+    if (!body)
+        return vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
+    int rc = vm_milvus_callj(m, "partitions/has", body, &data, err);
+    json_decref(body);
+    if (rc == VM_OK) {
+        json_t *h = json_object_get(data, "has");
+        if (!json_is_boolean(h))
+            rc = vm_err_setc(err, VM_ERR_PROTOCOL, "milvus partitions/has: no 'has' in answer");
+        else
+            *exists = json_is_true(h);
+    }
+    json_decref(data);
+    return rc;
+}
+
+bool vm_milvus_is_partition_limit(const char *message)
+{
+    /* rootcoord: "partition number (1024) exceeds max configuration (1024),
+     * collection: X" */
+    return message && strstr(message, "partition number") &&
+           strstr(message, "exceeds max configuration");
+}
+
+int vm_milvus_partition_create(vm_milvus *m, const char *collection, const char *partition,
+                               vm_err *err)
+{
+    json_t *body = vm_milvus_part_body(collection, partition);
+    if (!body)
+        return vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
+    int rc = vm_milvus_callj(m, "partitions/create", body, NULL, err);
+    json_decref(body);
+    if (rc == VM_OK || rc == VM_ERR_NOMEM || (err && err->retriable))
+        return rc;
+    if (err && vm_milvus_is_partition_limit(err->msg))
+        return vm_err_set(err, VM_ERR_INVALID, false,
+                          "collection '%s' cannot take partition '%s': Milvus allows at most "
+                          "%d partitions per collection (server: %s)",
+                          collection, partition, 1024, err->msg);
+    /* Another worker may have created it between our has and create: Milvus
+     * answers that with success, other servers with an error; ask again. */
+    vm_err e2;
+    bool exists = false;
+    if (vm_milvus_partition_has(m, collection, partition, &exists, &e2) == VM_OK && exists)
+        return VM_OK;
+    return rc;
+}
+
+/* ---------------------------------------------------------------- indexes */
+
+int vm_milvus_indexes(vm_milvus *m, const char *collection, json_t **out, vm_err *err)
+{
+    *out = NULL;
+    json_t *body = json_pack("{s:s}", "collectionName", collection), *names = NULL;
+    json_t *list = json_array();
+    if (!body || !list) {
+        json_decref(body);
+        json_decref(list);
+        return vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
+    }
+    int rc = vm_milvus_callj(m, "indexes/list", body, &names, err);
+    json_decref(body);
+    if (rc == VM_OK && !json_is_array(names))
+        rc = vm_err_setc(err, VM_ERR_PROTOCOL, "milvus indexes/list: answer is not a list");
+    size_t i;
+    json_t *n;
+    json_array_foreach(names, i, n) {
+        if (rc != VM_OK)
+            break;
+        const char *iname = json_string_value(n);
+        if (!iname) {
+            rc = vm_err_setc(err, VM_ERR_PROTOCOL, "milvus indexes/list: a name is not a string");
+            break;
+        }
+        json_t *d = NULL;
+        body = json_pack("{s:s, s:s}", "collectionName", collection, "indexName", iname);
+        if (!body) {
+            rc = vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
+            break;
+        }
+        rc = vm_milvus_callj(m, "indexes/describe", body, &d, err);
+        json_decref(body);
+        if (rc == VM_ERR_NOT_FOUND) { /* dropped meanwhile */
+            rc = VM_OK;
+            json_decref(d);
+            continue;
+        }
+        json_t *ix = json_is_array(d) ? json_array_get(d, 0) : d;
+        const char *field = json_string_value(json_object_get(ix, "fieldName"));
+        if (rc == VM_OK && !field)
+            rc = vm_err_setc(err, VM_ERR_PROTOCOL, "milvus indexes/describe '%s': no fieldName",
+                             iname);
+        if (rc == VM_OK) {
+            const char *metric = json_string_value(json_object_get(ix, "metricType"));
+            const char *type = json_string_value(json_object_get(ix, "indexType"));
+            json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "indexName", iname, "fieldName", field,
+                                  "metricType", metric ? metric : "", "indexType",
+                                  type ? type : "");
+            if (!o || json_array_append_new(list, o) != 0)
+                rc = vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
+        }
+        json_decref(d);
+    }
+    json_decref(names);
+    if (rc != VM_OK) {
+        json_decref(list);
+        return rc;
+    }
+    *out = list;
+    return VM_OK;
+}
+
+int vm_milvus_index_create(vm_milvus *m, const char *collection, const json_t *index_params,
+                           vm_err *err)
+{
+    json_t *body = json_pack("{s:s, s:O}", "collectionName", collection, "indexParams",
+                             (json_t *)index_params);
+    if (!body)
+        return vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
+    int rc = vm_milvus_callj(m, "indexes/create", body, NULL, err);
+    json_decref(body);
+    return rc;
+}
+
+int vm_milvus_index_drop(vm_milvus *m, const char *collection, const char *index_name,
+                         vm_err *err)
+{
+    json_t *body = json_pack("{s:s, s:s}", "collectionName", collection, "indexName",
+                             index_name);
+    if (!body)
+        return vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
+    int rc = vm_milvus_callj(m, "indexes/drop", body, NULL, err);
+    json_decref(body);
+    return rc;
+}
+
+/* ------------------------------------------------------- load and release */
+
+static int vm_milvus_coll_call(vm_milvus *m, const char *endpoint, const char *collection,
+                               vm_err *err)
+{
+    json_t *body = json_pack("{s:s}", "collectionName", collection);
+    if (!body)
+        return vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
+    int rc = vm_milvus_callj(m, endpoint, body, NULL, err);
+    json_decref(body);
+    return rc;
+}
+
+int vm_milvus_load_start(vm_milvus *m, const char *collection, vm_err *err)
+{
+    return vm_milvus_coll_call(m, "collections/load", collection, err);
+}
+
+int vm_milvus_load(vm_milvus *m, const char *collection, vm_err *err)
+{
+    int rc = vm_milvus_load_start(m, collection, err);
+    return rc == VM_OK ? vm_milvus_load_wait(m, collection, err) : rc;
+}
+
+int vm_milvus_load_wait(vm_milvus *m, const char *collection, vm_err *err)
+{
+    char ls[64] = "";
+    int rc = VM_OK;
+    /* loading is asynchronous: wait for it, with a deadline (10 x 0.1 s,
+     * then once a second, about ten minutes in all) */
+    for (int i = 0; rc == VM_OK && i < 600; i++) {
+        if ((rc = vm_milvus_load_state(m, collection, ls, sizeof ls, err)) != VM_OK)
+            break;
+        if (strcmp(ls, "LoadStateLoaded") == 0)
+            return VM_OK;
+        struct timespec ts = {i < 10 ? 0 : 1, i < 10 ? 100000000L : 0};
+        nanosleep(&ts, NULL);
+    }
+    if (rc == VM_OK)
+        rc = vm_err_setc(err, VM_ERR_TIMEOUT, "collection '%s' did not load (state %s)",
+                         collection, ls);
+    return rc;
+}
+
+int vm_milvus_release(vm_milvus *m, const char *collection, vm_err *err)
+{
+    return vm_milvus_coll_call(m, "collections/release", collection, err);
 }

@@ -53,10 +53,14 @@ int vm_milvus_describe(vm_milvus *m, const char *collection, vm_schema **out, js
                        vm_err *err);
 int vm_milvus_drop(vm_milvus *m, const char *collection, vm_err *err);
 /* Build the entities/insert (or upsert) body around the `data` array text
- * rows_json in the client's reusable buffer; returns its length, 0 when out
- * of memory. */
-size_t vm_milvus_rows_body(vm_milvus *m, const char *collection, const char *rows_json,
-                           size_t len);
+ * rows_json in the client's reusable buffer, with "partitionName" when
+ * partition is not NULL; returns its length, 0 when out of memory. */
+size_t vm_milvus_rows_body(vm_milvus *m, const char *collection, const char *partition,
+                           const char *rows_json, size_t len);
+/* The length vm_milvus_rows_body would return for rows_len bytes of rows,
+ * without building it (0 when out of memory). */
+size_t vm_milvus_rows_body_size(const vm_milvus *m, const char *collection,
+                                const char *partition, size_t rows_len);
 /* Send the body built by vm_milvus_rows_body to entities/insert (upsert
  * false) or entities/upsert; the answer's insertCount / upsertCount must
  * equal expected, otherwise VM_ERR_PROTOCOL. */
@@ -70,5 +74,37 @@ int vm_milvus_load_state(vm_milvus *m, const char *collection, char *state, size
                          vm_err *err);
 /* Exact count(*) with Strong consistency (needs a loaded collection). */
 int vm_milvus_count(vm_milvus *m, const char *collection, int64_t *rows, vm_err *err);
+
+/* partitions/has. */
+int vm_milvus_partition_has(vm_milvus *m, const char *collection, const char *partition,
+                            bool *exists, vm_err *err);
+/* partitions/create. Safe when workers race: a refusal after which the
+ * partition exists (another worker made it) is success. A refusal because
+ * the collection reached Milvus's partition limit is a fatal VM_ERR_INVALID
+ * that says so. */
+int vm_milvus_partition_create(vm_milvus *m, const char *collection, const char *partition,
+                               vm_err *err);
+/* Whether a Milvus error message is the partition-limit refusal. */
+bool vm_milvus_is_partition_limit(const char *message);
+
+/* Every index of the collection (indexes/list, then indexes/describe per
+ * name; collections/describe shows only the first vector field's): a new
+ * array of {indexName, fieldName, metricType, indexType}. */
+int vm_milvus_indexes(vm_milvus *m, const char *collection, json_t **out, vm_err *err);
+/* indexes/create with an indexParams array. */
+int vm_milvus_index_create(vm_milvus *m, const char *collection, const json_t *index_params,
+                           vm_err *err);
+/* indexes/drop (Milvus refuses while the collection is loaded). */
+int vm_milvus_index_drop(vm_milvus *m, const char *collection, const char *index_name,
+                         vm_err *err);
+/* collections/load, then wait until get_load_state says loaded (about ten
+ * minutes at most: VM_ERR_TIMEOUT). Loading needs every vector field
+ * indexed. */
+int vm_milvus_load(vm_milvus *m, const char *collection, vm_err *err);
+/* The two halves of vm_milvus_load: the request, and the wait. */
+int vm_milvus_load_start(vm_milvus *m, const char *collection, vm_err *err);
+int vm_milvus_load_wait(vm_milvus *m, const char *collection, vm_err *err);
+/* collections/release. */
+int vm_milvus_release(vm_milvus *m, const char *collection, vm_err *err);
 
 #endif

@@ -131,8 +131,9 @@ nonfinite:
                        "field '%s' row %zu: NaN or infinity cannot be sent to Milvus", f->name, r);
 }
 
-int vm_milvus_encode_rows(const vm_schema *s, const vm_batch *b, size_t from, size_t to,
-                          vm_buf *out, vm_err *err)
+/* Rows list[0..n) when list is set, else rows from .. from + n - 1. */
+static int vm_enc_rows(const vm_schema *s, const vm_batch *b, const size_t *list, size_t from,
+                       size_t n, vm_buf *out, vm_err *err)
 {
     int colmap[VM_ROWS_MAX_FIELDS];
     if (s->nfields > VM_MAX_FIELDS)
@@ -148,8 +149,12 @@ int vm_milvus_encode_rows(const vm_schema *s, const vm_batch *b, size_t from, si
     int meta = s->enable_dynamic ? vm_batch_col(b, VM_MILVUS_META) : -1;
 
     vm_buf_putc(out, '[');
-    for (size_t r = from; r < to; r++) {
-        if (r > from)
+    for (size_t j = 0; j < n; j++) {
+        size_t r = list ? list[j] : from + j;
+        if (r >= b->nrows)
+            return vm_err_setc(err, VM_ERR_INTERNAL, "row %zu outside a batch of %zu", r,
+                               b->nrows);
+        if (j > 0)
             vm_buf_putc(out, ',');
         vm_buf_putc(out, '{');
         bool first = true;
@@ -194,4 +199,18 @@ int vm_milvus_encode_rows(const vm_schema *s, const vm_batch *b, size_t from, si
     if (!vm_buf_ok(out))
         return vm_err_setc(err, VM_ERR_NOMEM, "out of memory encoding rows");
     return VM_OK;
+}
+
+int vm_milvus_encode_rows(const vm_schema *s, const vm_batch *b, size_t from, size_t to,
+                          vm_buf *out, vm_err *err)
+{
+    if (from > to)
+        return vm_err_setc(err, VM_ERR_INTERNAL, "rows [%zu, %zu) is not a range", from, to);
+    return vm_enc_rows(s, b, NULL, from, to - from, out, err);
+}
+
+int vm_milvus_encode_row_list(const vm_schema *s, const vm_batch *b, const size_t *rows,
+                              size_t n, vm_buf *out, vm_err *err)
+{
+    return vm_enc_rows(s, b, rows, 0, n, out, err);
 }

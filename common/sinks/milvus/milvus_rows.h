@@ -25,5 +25,10 @@
  * vector or float field is an error naming the field and row. */
 int vm_milvus_encode_rows(const vm_schema *s, const vm_batch *b, size_t from, size_t to,
                           vm_buf *out, vm_err *err);
+/* Same for the rows listed in rows[0..n), in that order (the rows of one
+ * partition). Every field, the partition field included, is encoded as
+ * vm_milvus_encode_rows encodes it. */
+int vm_milvus_encode_row_list(const vm_schema *s, const vm_batch *b, const size_t *rows,
+                              size_t n, vm_buf *out, vm_err *err);
 
 #endif

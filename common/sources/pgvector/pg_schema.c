@@ -46,6 +46,13 @@
  *   anything else               discover fails, naming the column and type
  *                               (a mapping override to VarChar is read as
  *                               col::text without connector changes)
+ * Metric: a vector column's vm_field.metric comes from its pgvector index
+ * (hnsw or ivfflat) operator class: *_cosine_ops COSINE, *_l2_ops L2,
+ * *_ip_ops IP, bit_hamming_ops HAMMING, bit_jaccard_ops JACCARD; *_l1_ops
+ * has no Milvus metric (NULL, and the description says so). With several
+ * indexes of different metrics the first by index OID wins (noted); without
+ * an index the metric is unknown (NULL). One catalog query for all columns.
+ *
  * Vector fields are never nullable (Milvus refuses nulls there): the reader
  * fails on a NULL vector, naming the column and the row's key. Other
  * columns are nullable unless declared NOT NULL.
@@ -618,6 +625,101 @@ cleanup:
     return rc;
 }
 
+/* ----------------------------------------------------------- metrics */
+
+/* Every pgvector index key column of the table with its operator class,
+ * oldest index first. */
+static const char vm_pgv_sql_metrics[] =
+    "SELECT a.attname, o.opcname, ic.relname "
+    "FROM pg_index i "
+    "JOIN pg_class ic ON ic.oid = i.indexrelid "
+    "JOIN pg_am am ON am.oid = ic.relam "
+    "CROSS JOIN LATERAL unnest(i.indkey::int2[], i.indclass::oid[]) "
+    "  WITH ORDINALITY AS k(attnum, opc, ord) "
+    "JOIN pg_opclass o ON o.oid = k.opc "
+    "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum "
+    "WHERE i.indrelid = $1::oid AND am.amname IN ('hnsw', 'ivfflat') AND k.attnum > 0 "
+    "ORDER BY i.indexrelid, k.ord";
+
+static bool vm_pgv_ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* Milvus metric of a pgvector operator class; *l1 set for the L1 classes
+ * (no Milvus equivalent); NULL when none. */
+static const char *vm_pgv_opclass_metric(const char *opc, bool *l1)
+{
+    *l1 = false;
+    if (strcmp(opc, "bit_hamming_ops") == 0)
+        return "HAMMING";
+    if (strcmp(opc, "bit_jaccard_ops") == 0)
+        return "JACCARD";
+    if (vm_pgv_ends_with(opc, "_cosine_ops"))
+        return "COSINE";
+    if (vm_pgv_ends_with(opc, "_l2_ops"))
+        return "L2";
+    if (vm_pgv_ends_with(opc, "_ip_ops"))
+        return "IP";
+    if (vm_pgv_ends_with(opc, "_l1_ops"))
+        *l1 = true;
+    return NULL;
+}
+
+/* What an operator class measures: its Milvus metric, "L1", or itself. */
+static const char *vm_pgv_metric_key(const char *opc)
+{
+    bool l1;
+    const char *m = vm_pgv_opclass_metric(opc, &l1);
+    return m ? m : l1 ? "L1" : opc;
+}
+
+typedef struct vm_pgv_metric {
+    const char *metric;  /* static; NULL: unknown */
+    bool seen;           /* an index was found */
+    char first_opc[64];  /* operator class of the first index */
+    char note[200];      /* for the description; "" when nothing to say */
+} vm_pgv_metric;
+
+/* Metric of every vector column from its indexes (one query). */
+static int vm_pgv_metrics(vm_pgv *st, vm_pgv_metric *out, vm_err *err)
+{
+    char oid[16];
+    snprintf(oid, sizeof oid, "%u", st->relid);
+    const char *p[1] = {oid};
+    PGresult *res = NULL;
+    int rc = vm_pg_exec(st->conn, vm_pgv_sql_metrics, 1, p, NULL, NULL, 0, &res, err);
+    if (rc != VM_OK)
+        return vm_err_prefix(err, "pgvector: indexes of '%s': ", vm_pgv_tname(st));
+    for (int r = 0; r < PQntuples(res); r++) {
+        int i = vm_pgv_find_col(st, PQgetvalue(res, r, 0));
+        if (i < 0 || st->cols[i].kind < VM_PGV_K_VECTOR || st->cols[i].kind > VM_PGV_K_BIT)
+            continue;
+        vm_pgv_metric *m = &out[i];
+        const char *opc = PQgetvalue(res, r, 1);
+        bool l1;
+        const char *metric = vm_pgv_opclass_metric(opc, &l1);
+        if (!m->seen) {
+            m->seen = true;
+            m->metric = metric;
+            snprintf(m->first_opc, sizeof m->first_opc, "%s", opc);
+            if (l1)
+                snprintf(m->note, sizeof m->note, "index uses L1, which Milvus does not have");
+            continue;
+        }
+        bool differs = strcmp(vm_pgv_metric_key(opc), vm_pgv_metric_key(m->first_opc)) != 0;
+        if (differs && !strstr(m->note, "several indexes")) {
+            size_t n = strlen(m->note);
+            snprintf(m->note + n, sizeof m->note - n,
+                     "%sseveral indexes with different metrics; the oldest (%s) is used",
+                     n ? "; " : "", m->first_opc);
+        }
+    }
+    PQclear(res);
+    return VM_OK;
+}
+
 /* --------------------------------------------------------- discover */
 
 static int vm_pgv_finish_map(const vm_pgv *st, const vm_pgv_col *c, const vm_pgv_stat *s,
@@ -664,6 +766,7 @@ int vm_pgv_discover(void *state, vm_schema **out, vm_err *err)
     vm_schema *sc = NULL;
     vm_pgv_map *maps = NULL;
     vm_pgv_stat *stats = NULL;
+    vm_pgv_metric *metrics = NULL;
 
     *out = NULL;
     if ((rc = vm_pgv_load_catalog(st, err)) != VM_OK)
@@ -680,8 +783,9 @@ int vm_pgv_discover(void *state, vm_schema **out, vm_err *err)
 
     maps = vm_calloc(st->ncols, sizeof *maps);
     stats = vm_calloc(st->ncols, sizeof *stats);
+    metrics = vm_calloc(st->ncols, sizeof *metrics);
     sc = vm_schema_new(st->collection ? st->collection : st->relname);
-    if (!maps || !stats || !sc) {
+    if (!maps || !stats || !metrics || !sc) {
         rc = vm_pgv_nomem(err);
         goto cleanup;
     }
@@ -691,7 +795,8 @@ int vm_pgv_discover(void *state, vm_schema **out, vm_err *err)
                                   st->enc_max, st->halfvec_as, &maps[i], err)) != VM_OK)
             goto cleanup_prefix;
     }
-    if ((rc = vm_pgv_sample(st, maps, stats, err)) != VM_OK)
+    if ((rc = vm_pgv_sample(st, maps, stats, err)) != VM_OK ||
+        (rc = vm_pgv_metrics(st, metrics, err)) != VM_OK)
         goto cleanup;
 
     if (!st->pk_usable) {
@@ -729,9 +834,12 @@ int vm_pgv_discover(void *state, vm_schema **out, vm_err *err)
             snprintf(tn, sizeof tn, "Array<%s>", vm_dtype_name(f.element_type));
         else
             snprintf(tn, sizeof tn, "%s", vm_dtype_name(f.type));
-        snprintf(desc, sizeof desc, "PostgreSQL %s -> %s%s%s%s", c->display, tn,
-                 extra ? " (" : "", extra ? extra : "", extra ? ")" : "");
+        const char *mnote = metrics[i].note[0] ? metrics[i].note : NULL;
+        snprintf(desc, sizeof desc, "PostgreSQL %s -> %s%s%s%s%s%s%s", c->display, tn,
+                 extra ? " (" : "", extra ? extra : "", extra ? ")" : "", mnote ? " (" : "",
+                 mnote ? mnote : "", mnote ? ")" : "");
         f.description = desc;
+        f.metric = vm_dtype_is_vector(f.type) ? (char *)metrics[i].metric : NULL;
         c->max_length = f.type == VM_T_VARCHAR ? f.max_length : 0;
         if ((rc = vm_schema_add(sc, &f, err)) != VM_OK)
             goto cleanup;
@@ -757,6 +865,7 @@ cleanup:
     vm_schema_free(sc);
     vm_free(maps);
     vm_free(stats);
+    vm_free(metrics);
     return rc;
 }
 

@@ -290,22 +290,61 @@ static int vm_pgv_count(void *state, int64_t *rows, vm_err *err)
     return rc;
 }
 
-/* Rows of `task` after `cursor` in the target, by the pg_ctid field. Only
- * tables without a usable primary key have it (and only they are written
- * under autoID by default). */
+/* The target name of source field `f` (NULL: not kept unchanged). */
+static const char *vm_pgv_tname_of(const vm_field_names *names, const char *f)
+{
+    return names && names->target_of ? names->target_of(names->ctx, f) : f;
+}
+
+/* Rows of `task` after `cursor` in the target: by the pg_ctid field for
+ * ctid ranges (tables without a usable key), by the integer key for key
+ * ranges (a kept key that the mapping moved beside an autoID key). */
 static int vm_pgv_resume_filter(void *state, const vm_task *task, const char *cursor,
-                                char **out, vm_err *err)
+                                const vm_field_names *names, char **out, vm_err *err)
 {
     vm_pgv *st = state;
     int rc = vm_pgv_load_catalog(st, err);
     *out = NULL;
     if (rc != VM_OK)
         return rc;
-    if (!st->ctid_name || task->kind != VM_RANGE_CTID)
+    char buf[700];
+    if (task->kind == VM_RANGE_INT && st->pk >= 0 && st->pk_is_int) {
+        const char *key = vm_pgv_tname_of(names, st->cols[st->pk].name);
+        if (!key)
+            return vm_err_set(err, VM_ERR_UNSUPPORTED, false,
+                              "pgvector: the target does not keep key column '%s' (keep it "
+                              "with primary_key.keep_original_as) so rows written after a "
+                              "checkpoint cannot be found",
+                              st->cols[st->pk].name);
+        size_t used = 0;
+        if (cursor && cursor[0]) {
+            char *end;
+            errno = 0;
+            long long v = strtoll(cursor, &end, 10);
+            if (errno || end == cursor || *end)
+                return vm_err_set(err, VM_ERR_INVALID, false, "pgvector: bad key cursor '%.40s'",
+                                  cursor);
+            used = (size_t)snprintf(buf, sizeof buf, "%s > %lld", key, v);
+        } else if (task->has_lo) {
+            used = (size_t)snprintf(buf, sizeof buf, "%s >= %" PRId64, key, task->lo);
+        }
+        if (task->has_hi && used < sizeof buf)
+            used += (size_t)snprintf(buf + used, sizeof buf - used, "%s%s < %" PRId64,
+                                     used ? " and " : "", key, task->hi);
+        if (!used) /* the whole table: any value */
+            snprintf(buf, sizeof buf, "%s >= 0 or %s < 0", key, key);
+        if (!(*out = vm_strdup(buf)))
+            return vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
+        return VM_OK;
+    }
+    const char *ctid = st->ctid_name ? vm_pgv_tname_of(names, st->ctid_name) : NULL;
+    if (!ctid || task->kind != VM_RANGE_CTID)
         return vm_err_set(err, VM_ERR_UNSUPPORTED, false,
-                          "pgvector: table '%s' keeps its primary key; rows written after a "
-                          "checkpoint have no pg_ctid to find them by",
-                          st->table);
+                          "pgvector: table '%s': rows written after a checkpoint have no field "
+                          "in the target to find them by (%s)",
+                          st->table,
+                          st->ctid_name ? "the mapping dropped pg_ctid"
+                                        : "its key is not an integer kept by the mapping");
     int64_t lo = task->has_lo ? vm_pgv_tid_key(task->lo, 0) : 0;
     if (cursor && cursor[0]) {
         int64_t b, o;
@@ -315,12 +354,11 @@ static int vm_pgv_resume_filter(void *state, const vm_task *task, const char *cu
         if (vm_pgv_tid_key(b, o) + 1 > lo)
             lo = vm_pgv_tid_key(b, o) + 1;
     }
-    char buf[160];
     if (task->has_hi)
-        snprintf(buf, sizeof buf, "%s >= %" PRId64 " and %s < %" PRId64, st->ctid_name, lo,
-                 st->ctid_name, vm_pgv_tid_key(task->hi, 0));
+        snprintf(buf, sizeof buf, "%s >= %" PRId64 " and %s < %" PRId64, ctid, lo, ctid,
+                 vm_pgv_tid_key(task->hi, 0));
     else
-        snprintf(buf, sizeof buf, "%s >= %" PRId64, st->ctid_name, lo);
+        snprintf(buf, sizeof buf, "%s >= %" PRId64, ctid, lo);
     if (!(*out = vm_strdup(buf)))
         return vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
     return VM_OK;
