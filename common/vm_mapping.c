@@ -194,6 +194,7 @@ typedef struct vm_origin {
     bool lossy;     /* a lossy conversion the user accepted */
     bool truncate;  /* VarChar cut to max_length (lossy) */
     bool changed;   /* type or parameters differ from the source: convert */
+    bool metric_default; /* no metric from the source or the entry */
     char note[256];
 } vm_origin;
 
@@ -1282,8 +1283,11 @@ static int vm_resolve_collection(vm_mctx *c, vm_err *err)
                                 : c->index.index_type;
         json_object_set_new(fields, f->name,
                             json_pack("{s:s, s:s}", "metric", m, "index_type", itype));
-        if (!f->metric && !(f->metric = vm_strdup(m)))
-            return vm_nomem(err);
+        if (!f->metric) {
+            c->org[i].metric_default = true;
+            if (!(f->metric = vm_strdup(m)))
+                return vm_nomem(err);
+        }
     }
     return VM_OK;
 }
@@ -1501,7 +1505,8 @@ static int vm_build_rows(vm_mctx *c, vm_err *err)
         else if (sf->description && !o->changed)
             VM_NOTE("%s", sf->description);
         if (vm_dtype_is_vector(tf->type) && tf->metric)
-            VM_NOTE("metric %s", tf->metric);
+            VM_NOTE("metric %s%s", tf->metric,
+                    o->metric_default ? " (default: the source names none)" : "");
         if (vm_add_row(c, sf->name, st, tf->name, tt, notes, o->lossy) != 0)
             return vm_nomem(err);
     }

@@ -180,7 +180,6 @@ void vm_schema_print(const vm_schema *s, FILE *f)
         VM_ATTR(fd->partition_key, "partition key");
         VM_ATTR(fd->nullable, "nullable");
         VM_ATTR(fd->default_value, "default");
-        VM_ATTR(fd->description, fd->description);
 #undef VM_ATTR
         fprintf(f, "  %-*s  %-28s  %s\n", (int)w, fd->name, type, attrs);
     }
