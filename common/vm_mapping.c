@@ -835,6 +835,14 @@ static int vm_build_fields(vm_mctx *c, vm_err *err)
         }
         if ((e && e->drop) || (!e && c->top.unmapped == VM_UNMAPPED_DROP))
             continue;
+        if (sf->unsupported && !(e && e->type))
+            return vm_conf_error(c->where, err, VM_ERR_UNSUPPORTED,
+                                 e ? VM_KP(c, kp, "fields[%d]", ei) : VM_KP(c, kp, "fields"),
+                                 "source field '%s' has a type Milvus has no counterpart for "
+                                 "(%s); drop it ({source: %s, drop: true}) or keep its text "
+                                 "form ({source: %s, type: VarChar})",
+                                 sf->name, sf->description ? sf->description : "?", sf->name,
+                                 sf->name);
         if (e && sf->type == VM_T_JSON && e->rest != VM_REST_KEEP) {
             if (e->rest == VM_REST_DYNAMIC) {
                 if (c->rest_to_meta >= 0)

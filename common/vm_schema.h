@@ -77,6 +77,9 @@ typedef struct vm_field {
                               * ("COSINE", "L2", "IP", "HAMMING", "JACCARD"); owned;
                               * NULL when unknown. Not part of the collection schema:
                               * used when vecmig creates indexes. */
+    bool unsupported;        /* source only: the source type has no Milvus type; the
+                              * field carries its text form and the mapping refuses
+                              * it unless an entry drops it or gives it a type */
 } vm_field;
 
 typedef struct vm_schema {

@@ -382,11 +382,19 @@ static void test_partitions(void **st)
     }
     if (vm_sink_write(a, s, b, 0, 4, 0, &e) != VM_OK) /* the same sink, another collection */
         fail_msg("write: %s", e.msg);
-    verify(coll2, "--partitions", "{\"p_3\": [0, 2], \"p_m5\": [1], \"p_0\": [3], \"_default\": []}");
+    verify(coll2, "--partitions",
+           "{\"p_3\": [0, 2], \"p_m5\": [1], \"p_0\": [3], \"_default\": []}");
+    /* dropped and created again under the same name: the sink's cache of
+     * partitions is stale, the write still lands */
+    drop(coll2);
+    if (vm_sink_prepare_target(a, s, &create, &e) != VM_OK)
+        fail_msg("create again: %s", e.msg);
+    if (vm_sink_write(a, s, b, 0, 2, 0, &e) != VM_OK)
+        fail_msg("write after re-create: %s", e.msg);
+    verify(coll2, "--partitions", "{\"p_3\": [0], \"p_m5\": [1], \"_default\": []}");
 
     /* explicit partitions beside a partition key: refused at prepare */
     vm_schema *pk = vm_schema_clone(s);
-    snprintf(pk->collection, strlen(pk->collection) + 1, "%s", coll2);
     vm_field t = {.name = "tenant", .type = VM_T_VARCHAR, .max_length = 16,
                   .partition_key = true};
     assert_int_equal(vm_schema_add(pk, &t, NULL), VM_OK);
@@ -452,6 +460,15 @@ static void test_collection_params(void **st)
     ((vm_field *)vm_schema_find(o, "note"))->nullable = false;
     assert_int_equal(vm_sink_prepare_target(sink, o, &append, &e), VM_ERR_INVALID);
     assert_non_null(strstr(e.msg, "field 'note' is nullable there and not nullable"));
+    vm_schema_free(o);
+    /* explicit partitions cannot be added to a collection with a partition key */
+    o = vm_schema_new(coll);
+    for (size_t i = 0; i < sizeof fs / sizeof fs[0]; i++)
+        if (!fs[i].partition_key)
+            assert_int_equal(vm_schema_add(o, &fs[i], NULL), VM_OK);
+    o->partition_field = vm_strdup("note");
+    assert_int_equal(vm_sink_prepare_target(sink, o, &append, &e), VM_ERR_INVALID);
+    assert_non_null(strstr(e.msg, "has the partition key 'tenant'"));
     vm_schema_free(o);
 
     json_decref(params);

@@ -530,6 +530,21 @@ static void test_positions(void **state)
     json_decref(doc);
 }
 
+static void test_unsupported_type(void **state)
+{
+    env *v = *state;
+    vm_field loc = {.name = "loc", .type = VM_T_VARCHAR, .max_length = 64, .nullable = true,
+                    .unsupported = true, .description = "PostgreSQL point"};
+    assert_int_equal(vm_schema_add(v->src, &loc, NULL), VM_OK);
+    expect_error(v, NULL, "source field 'loc' has a type Milvus has no counterpart for");
+    assert_int_equal(v->e.code, VM_ERR_UNSUPPORTED);
+    assert_int_equal(resolve(v, "fields: [{source: loc, drop: true}]"), VM_OK);
+    assert_int_equal(vm_schema_index(v->r.target, "loc"), -1);
+    assert_int_equal(resolve(v, "fields: [{source: loc, type: VarChar}]"), VM_OK);
+    assert_int_equal(tf(v, "loc")->type, VM_T_VARCHAR);
+    assert_int_equal(resolve(v, "unmapped: drop\nfields: [{source: id}, {source: emb}]"), VM_OK);
+}
+
 /* What --write-mapping writes reads back to the same result. */
 static void test_round_trip(void **state)
 {
@@ -639,6 +654,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_index, setup, teardown),
         cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_positions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unsupported_type, setup, teardown),
         cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_program_builds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_print, setup, teardown),

@@ -39,6 +39,7 @@ static void test_classify(void **st)
     expect(1800, "user hasn't authenticated", VM_ERR_AUTH, false);
     expect(1401, "privilege not permitted", VM_ERR_AUTH, false);
     expect(100, "collection not found[collection=x]", VM_ERR_NOT_FOUND, false);
+    expect(200, "partition not found[partition=p_3]", VM_ERR_NOT_FOUND, false);
     expect(700, "index not found[indexName=v]", VM_ERR_NOT_FOUND, false);
     expect(1100, "invalid parameter", VM_ERR_INVALID, false);
     expect(1804, "fail to deal the insert data", VM_ERR_INVALID, false);

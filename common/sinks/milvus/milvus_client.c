@@ -92,6 +92,7 @@ vm_code vm_milvus_classify(long code, const char *message, bool *retriable)
         *retriable = true;
         return VM_ERR_UNAVAILABLE;
     case 100: /* collection not found */
+    case 200: /* partition not found */
     case 700: /* index not found */
         return VM_ERR_NOT_FOUND;
     case 1102: /* parameter too large */

@@ -196,6 +196,13 @@ static int vm_ms_prepare(void *state, const vm_schema *schema, const vm_sink_pre
         vm_schema *have = NULL;
         if ((rc = vm_milvus_describe(s->client, schema->collection, &have, NULL, err)) == VM_OK)
             rc = vm_ms_compatible(schema, have, err);
+        for (size_t i = 0; rc == VM_OK && schema->partition_field && i < have->nfields; i++)
+            if (have->fields[i].partition_key)
+                rc = vm_err_setc(err, VM_ERR_INVALID,
+                                 "partition field '%s': collection '%s' has the partition key "
+                                 "'%s', and Milvus allows no explicit partitions beside one",
+                                 schema->partition_field, schema->collection,
+                                 have->fields[i].name);
         vm_schema_free(have);
         return rc;
     }
@@ -272,11 +279,21 @@ static int vm_ms_write_partitioned(vm_milvus_sink *s, const vm_schema *schema,
         if ((rc = vm_ms_ensure_partition(s, schema, g->g[k].name, err)) != VM_OK)
             return rc;
     for (size_t k = 0; k < g->n; k++) {
-        size_t n = vm_milvus_rows_body(s->client, schema->collection, g->g[k].name,
-                                       s->rows.data + s->goff[k], s->glen[k]);
-        if (n == 0)
-            return vm_err_setc(err, VM_ERR_NOMEM, "out of memory building a request");
-        if ((rc = vm_milvus_send_rows(s->client, upsert, g->g[k].nrows, err)) != VM_OK)
+        for (int attempt = 0;; attempt++) {
+            size_t n = vm_milvus_rows_body(s->client, schema->collection, g->g[k].name,
+                                           s->rows.data + s->goff[k], s->glen[k]);
+            if (n == 0)
+                return vm_err_setc(err, VM_ERR_NOMEM, "out of memory building a request");
+            rc = vm_milvus_send_rows(s->client, upsert, g->g[k].nrows, err);
+            /* a cached partition that is gone (the collection was dropped
+             * and created again): forget the cache, create, send once more */
+            if (rc != VM_ERR_NOT_FOUND || attempt > 0)
+                break;
+            vm_ms_parts_clear(s);
+            if ((rc = vm_ms_ensure_partition(s, schema, g->g[k].name, err)) != VM_OK)
+                return rc;
+        }
+        if (rc != VM_OK)
             return vm_err_prefix(err, "partition '%s': ", g->g[k].name);
     }
     return VM_OK;

@@ -84,12 +84,21 @@
 
 static bool vm_pgv_is(const char *a, const char *b) { return strcmp(a, b) == 0; }
 
-static int vm_pgv_unsupported(const char *column, const char *display, vm_err *err)
+/* A type with no Milvus counterpart: the field carries the value's text
+ * form (VarChar sized from the sample) and is marked unsupported, so the
+ * mapping refuses it until an entry drops it or chooses its type. */
+static int vm_pgv_unsupported(const char *column, const char *display, vm_pgv_map *out,
+                              vm_err *err)
 {
-    return vm_err_set(err, VM_ERR_UNSUPPORTED, false,
-                      "column '%s' has type '%s', which vecmig cannot map; exclude it or map "
-                      "it (mapping.fields.%s)",
-                      column, display, column);
+    (void)column;
+    (void)display;
+    (void)err;
+    memset(out, 0, sizeof *out);
+    out->type = VM_T_VARCHAR;
+    out->need = VM_PGV_NEED_OCTETS;
+    out->unsupported = true;
+    out->note = "no Milvus type: its text form, if the mapping keeps it";
+    return VM_OK;
 }
 
 /* Declared character length of varchar(n)/bpchar(n) (typmod n + 4), or -1. */
@@ -134,7 +143,7 @@ static int vm_pgv_map_element(const char *column, const char *typname, const cha
         }
         return VM_OK;
     } else
-        return vm_pgv_unsupported(column, display, err);
+        return vm_pgv_unsupported(column, display, out, err);
     out->note = "array; max_capacity = 2 x largest sampled cardinality (4..4096)";
     return VM_OK;
 }
@@ -226,7 +235,7 @@ int vm_pgv_map_type(const char *column, const char *typname, const char *display
         out->dim = typmod;
         out->note = "bit(n) bytes as stored (most significant bit first)";
     } else {
-        return vm_pgv_unsupported(column, display, err);
+        return vm_pgv_unsupported(column, display, out, err);
     }
     if (out->type == VM_T_FLOAT_VECTOR || out->type == VM_T_FLOAT16_VECTOR) {
         if (typmod > 0) {
@@ -813,7 +822,8 @@ int vm_pgv_discover(void *state, vm_schema **out, vm_err *err)
             goto cleanup_prefix;
         vm_field f = {.name = c->name, .type = m->type, .element_type = m->element_type,
                       .dim = m->dim, .max_length = m->max_length,
-                      .max_capacity = m->max_capacity, .nullable = !c->notnull};
+                      .max_capacity = m->max_capacity, .nullable = !c->notnull,
+                      .unsupported = m->unsupported};
         const char *extra = m->note;
         if (vm_dtype_is_vector(m->type)) {
             f.nullable = false;

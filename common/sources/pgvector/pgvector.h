@@ -48,16 +48,18 @@ typedef struct vm_pgv_map {
     vm_dtype element_type;
     int64_t dim, max_length, max_capacity;
     unsigned need;    /* VM_PGV_NEED_* still to fill from a sample */
+    bool unsupported; /* no Milvus type: VarChar of the text form, marked unsupported */
     const char *note; /* static text: the choice made, for the description */
 } vm_pgv_map;
 
-/* Map one column from its native type. typname is pg_type.typname for
+/* Map one column from its native type. A type vecmig has no Milvus type
+ * for maps to VarChar (its text form) with `unsupported` set. typname is pg_type.typname for
  * built-in and pgvector types (for an array: the element's typname with
  * is_array set) or the format_type() text of anything else; display is the
  * type as messages name it (format_type, "point"); typmod is
  * atttypmod (for arrays the element typmod); enc_max is bytes per character
- * of the database encoding; halfvec_as a VM_PGV_HALF_*. A type vecmig cannot
- * map, a bit(n) with n % 8 != 0 and similar are VM_ERR_UNSUPPORTED /
+ * of the database encoding; halfvec_as a VM_PGV_HALF_*. A bit(n) with
+ * n % 8 != 0, a multi-dimensional array and similar are VM_ERR_UNSUPPORTED /
  * VM_ERR_INVALID with a one-line message naming the column. */
 int vm_pgv_map_type(const char *column, const char *typname, const char *display, bool is_array,
                     int32_t typmod, int enc_max, int halfvec_as, vm_pgv_map *out, vm_err *err);
