@@ -83,6 +83,8 @@ json_t *vm_job_record_new(const vm_job_conf *job, const vm_schema *source,
         json_object_set(r, "index", (json_t *)map->index);
     if (map && map->resolved)
         json_object_set(r, "mapping", (json_t *)map->resolved);
+    if (map && map->summary)
+        json_object_set(r, "mapping_summary", (json_t *)map->summary);
     return r;
 }
 

@@ -52,6 +52,7 @@ typedef struct vm_job_mapping {
     const json_t *program;
     const json_t *index;
     const json_t *resolved;
+    const json_t *summary; /* the plan's mapping table and warnings */
 } vm_job_mapping;
 
 json_t *vm_job_record_new(const vm_job_conf *job, const vm_schema *source,

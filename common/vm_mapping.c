@@ -1903,6 +1903,25 @@ void vm_mapping_print(const vm_mapping_result *r, FILE *f)
         fprintf(f, "warning: %s\n", r->warnings[i]);
 }
 
+json_t *vm_mapping_summary(const vm_mapping_result *r)
+{
+    json_t *rows = json_array(), *warn = json_array();
+    json_t *out = json_pack("{s:o, s:o, s:I}", "fields", rows, "warnings", warn, "sampled_rows",
+                            (json_int_t)r->sampled);
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < r->nrows; i++) {
+        const vm_map_row *m = &r->rows[i];
+        json_array_append_new(rows, json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}", "source",
+                                              m->source, "source_type", m->source_type, "target",
+                                              m->target, "target_type", m->target_type, "notes",
+                                              m->notes, "lossy", m->lossy));
+    }
+    for (size_t i = 0; i < r->nwarnings; i++)
+        json_array_append_new(warn, json_string(r->warnings[i]));
+    return out;
+}
+
 /* A YAML flow value: JSON is valid YAML flow syntax. */
 static void vm_yaml_value(FILE *f, const json_t *v)
 {

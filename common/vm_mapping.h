@@ -88,6 +88,11 @@ void vm_mapping_result_release(vm_mapping_result *r);
 int vm_mapping_write_yaml(const vm_mapping_result *r, const vm_schema *source,
                           const char *job_id, FILE *f, vm_err *err);
 
+/* The table and warnings as JSON, for the report: {"fields":[{source,
+ * source_type, target, target_type, notes, lossy}], "warnings":[...],
+ * "sampled_rows":n}. New reference. */
+json_t *vm_mapping_summary(const vm_mapping_result *r);
+
 /* The aligned mapping table and the warnings, as `plan` prints them. */
 void vm_mapping_print(const vm_mapping_result *r, FILE *f);
 

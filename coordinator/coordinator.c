@@ -75,9 +75,12 @@ static int vm_coord_start(vm_coord *c, vm_err *err)
         if (vm_sink_count(c->sink, p.target->collection, &before, &ignore) != VM_OK)
             before = -1; /* not loaded: no baseline */
     }
+    json_t *summary = vm_mapping_summary(&p.map);
     vm_job_mapping jm = {.program = p.map.program, .index = p.map.index,
-                         .resolved = p.map.resolved};
-    if (!(c->record = vm_job_record_new(c->job, p.source, p.target, &jm, p.source_rows, before)) ||
+                         .resolved = p.map.resolved, .summary = summary};
+    c->record = vm_job_record_new(c->job, p.source, p.target, &jm, p.source_rows, before);
+    json_decref(summary);
+    if (!c->record ||
         !(c->target = vm_schema_clone(p.target))) {
         rc = vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
         goto cleanup;

@@ -53,13 +53,41 @@ int vm_report_build(const vm_job_conf *job, vm_source *src, vm_sink *sink, vm_st
         snprintf(source_err, sizeof source_err, "%s", e2.msg);
         s1 = -1;
     }
-    vm_sink_undo undo;
+    /* indexes and load as the mapping asked; counting exactly needs a
+     * loaded collection, and what was done only for that is undone after */
+    json_t *ix = json_object_get(record, "index");
+    bool want_index = json_is_true(json_object_get(ix, "create"));
+    bool want_load = json_is_true(json_object_get(ix, "load"));
+    char setup_err[VM_ERR_MSG_MAX] = "";
+    if (want_index) {
+        json_t *spec = json_pack("{s:O}", "fields", json_object_get(ix, "fields"));
+        if (!spec || vm_sink_index(sink, target, spec, &e2) != VM_OK)
+            snprintf(setup_err, sizeof setup_err, "creating indexes: %s",
+                     spec ? e2.msg : "out of memory");
+        json_decref(spec);
+    }
+    vm_sink_undo undo = {0};
     if (vm_sink_make_queryable(sink, target, &undo, &e2) != VM_OK ||
         vm_sink_count(sink, target->collection, &t, &e2) != VM_OK) {
         snprintf(target_err, sizeof target_err, "%s", e2.msg);
         t = -1;
     }
     bool loaded_now = undo.loaded;
+    bool release = !want_load, drop = !want_index && !want_load;
+    if ((undo.loaded && release) || (undo.nindexes && drop)) {
+        if (vm_sink_undo_queryable(sink, target->collection, &undo, release, drop, &e2) != VM_OK) {
+            vm_warn("after counting: %s", e2.msg);
+            if (!setup_err[0])
+                snprintf(setup_err, sizeof setup_err, "undoing the load for counting: %s",
+                         e2.msg);
+        } else {
+            vm_info("collection %s: %s%s%s after counting (collection.index asks for %s)",
+                    target->collection, undo.loaded && release ? "released" : "",
+                    undo.loaded && release && undo.nindexes && drop ? " and " : "",
+                    undo.nindexes && drop ? "the indexes made for counting dropped" : "",
+                    want_index ? "indexes" : "no index");
+        }
+    }
     vm_sink_undo_release(&undo);
     int64_t added = before >= 0 && t >= 0 ? t - before : t;
     vm_verdict v;
@@ -89,6 +117,14 @@ int vm_report_build(const vm_job_conf *job, vm_source *src, vm_sink *sink, vm_st
     if (!out->doc)
         return vm_err_setc(err, VM_ERR_NOMEM, "out of memory building the report");
     json_object_set(out->doc, "schema", json_object_get(record, "schema"));
+    json_object_set_new(out->doc, "collection_setup",
+                        json_pack("{s:b, s:b, s:b, s:s?}", "indexed", want_index, "loaded",
+                                  want_load, "loaded_for_count_only", loaded_now && release,
+                                  "error", setup_err[0] ? setup_err : NULL));
+    if (json_object_get(record, "mapping"))
+        json_object_set(out->doc, "mapping", json_object_get(record, "mapping"));
+    if (json_object_get(record, "mapping_summary"))
+        json_object_set(out->doc, "mapping_summary", json_object_get(record, "mapping_summary"));
     out->verdict = v;
     return VM_OK;
 }
@@ -117,6 +153,14 @@ void vm_report_print(const vm_report *r, FILE *f)
                    "loss, run the job again to catch up\n");
     const char *se = json_string_value(json_object_get(r->doc, "source_error"));
     const char *te = json_string_value(json_object_get(r->doc, "target_error"));
+    json_t *w = json_object_get(json_object_get(r->doc, "mapping_summary"), "warnings");
+    size_t i;
+    json_t *x;
+    json_array_foreach(w, i, x) fprintf(f, "  mapping: %s\n", json_string_value(x));
+    const char *xe = json_string_value(json_object_get(json_object_get(r->doc, "collection_setup"),
+                                                       "error"));
+    if (xe)
+        fprintf(f, "  collection setup: %s\n", xe);
     if (se)
         fprintf(f, "  source count failed: %s\n", se);
     if (te)

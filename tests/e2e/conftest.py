@@ -124,9 +124,13 @@ class Run:
         if self.coord.poll() is not None:
             pytest.fail("coordinator exited early: " + self.coordinator_output()[-2000:])
         for p, log in self.workers:
-            if p.poll() is None and log.exists() and \
-                    re.search(r"task \d+: checkpoint", log.read_text()):
-                return p
+            if p.poll() is None and log.exists():
+                # the worker's latest task event must be a checkpoint: a
+                # worker that finished its task is not in the middle of one
+                events = re.findall(r"task \d+(?: \([^)]*\))?: (checkpoint|done|claimed|failed)",
+                                    log.read_text())
+                if events and events[-1] == "checkpoint":
+                    return p
         return None
 
     def coordinator_output(self):

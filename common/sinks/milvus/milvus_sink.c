@@ -141,12 +141,12 @@ static int vm_ms_compatible(const vm_schema *want, const vm_schema *have, vm_err
                                "there and %s in this job; cannot append",
                                want->collection, w->name, h->partition_key ? "" : "not ",
                                w->partition_key ? "is" : "is not");
-        if (h->nullable != w->nullable)
+        /* a job without nulls may fill a nullable field; not the reverse */
+        if (w->nullable && !h->nullable)
             return vm_err_setc(err, VM_ERR_INVALID,
-                               "collection '%s' exists, but field '%s' is %snullable there and "
-                               "%s in this job; cannot append",
-                               want->collection, w->name, h->nullable ? "" : "not ",
-                               w->nullable ? "nullable" : "not nullable");
+                               "collection '%s' exists, but field '%s' is not nullable there "
+                               "and nullable in this job; cannot append",
+                               want->collection, w->name);
     }
     return VM_OK;
 }
