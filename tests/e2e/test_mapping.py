@@ -279,3 +279,22 @@ def test_collection_names(pg, env, tmp_path):
         assert p.returncode == 2 and "strict_names" in p.stderr and "mapping.collection.name" in p.stderr, p.stderr
     finally:
         pg.execute(f'DROP TABLE IF EXISTS "{t}-v1.2"')
+
+
+def test_default_leaves_collection_unindexed_and_unloaded(milvus, env, tmp_path, table):
+    """As the reference: no index, not loaded after the run; the count still
+    comes from an exact count(*) (vecmig loads for it, then undoes that)."""
+    coll = unique("plain")
+    j = job(env, tmp_path, table, extra=f"mapping: {{collection: {{name: {coll}}}}}\n")
+    m = vecmig(env, "migrate", str(j), "--quiet", "--report", str(tmp_path / "r.json"),
+               cwd=tmp_path)
+    assert m.returncode == 0, m.stderr[-3000:]
+    rep = json.loads((tmp_path / "r.json").read_text())
+    assert rep["counts"]["target_rows"] == ROWS
+    assert rep["collection_setup"] == {"indexed": False, "loaded": False,
+                                       "loaded_for_count_only": True, "error": None}
+    assert rep["mapping"]["collection"]["name"] == coll
+    assert any(f["target"] == "my_tag" for f in rep["mapping_summary"]["fields"])
+    assert bridge(env, "indexes/list", {"collectionName": coll})["data"] == []
+    st = bridge(env, "collections/get_load_state", {"collectionName": coll})["data"]
+    assert st["loadState"] == "LoadStateNotLoad", st
