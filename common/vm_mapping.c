@@ -1368,6 +1368,11 @@ static int vm_check_conversions(vm_mctx *c, vm_err *err)
             o->changed = false;
         else if (o->kind == VM_O_FIELD)
             o->changed = true;
+        if (o->kind == VM_O_FIELD && o->changed && !o->lossy && !o->note[0])
+            snprintf(o->note, sizeof o->note, "%s -> %s: %s", vm_dtype_name(from->type),
+                     vm_dtype_name(f->type),
+                     k == VM_CONV_EXACT ? "exact"
+                                        : "checked (a value that does not fit fails its task)");
     }
     return VM_OK;
 }
@@ -1508,6 +1513,11 @@ static int vm_build_rows(vm_mctx *c, vm_err *err)
             VM_NOTE("nullable");
         if (tf->default_value)
             VM_NOTE("default %s", json_is_string(tf->default_value) ? "(text)" : "(value)");
+        int lifts = 0;
+        for (size_t i = 0; i < t->nfields; i++)
+            lifts += c->org[i].kind == VM_O_LIFT && c->org[i].src == (int)k;
+        if (lifts && tf->type == VM_T_JSON)
+            VM_NOTE("without the %d lifted key%s", lifts, lifts > 1 ? "s" : "");
         if (o->note[0])
             VM_NOTE("%s", o->note);
         else if (sf->description && !o->changed)
