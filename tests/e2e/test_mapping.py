@@ -298,3 +298,23 @@ def test_default_leaves_collection_unindexed_and_unloaded(milvus, env, tmp_path,
     assert bridge(env, "indexes/list", {"collectionName": coll})["data"] == []
     st = bridge(env, "collections/get_load_state", {"collectionName": coll})["data"]
     assert st["loadState"] == "LoadStateNotLoad", st
+
+
+def test_explicit_partitions(milvus, env, tmp_path, table):
+    """partitions_from: every row lands in the partition named after its
+    value (created on first use), checked per partition with pymilvus."""
+    coll = unique("parts")
+    j = job(env, tmp_path, table, extra=f"mapping: {{collection: {{name: {coll}, "
+                                         f"partitions_from: tag}}, "
+                                         f"fields: [{{source: my-tag, name: tag}}]}}\n")
+    m = vecmig(env, "migrate", str(j), "--quiet", "--workers", "2", cwd=tmp_path)
+    assert m.returncode == 0, m.stderr[-3000:]
+    parts = set(milvus.list_partitions(coll))
+    assert {f"t{i}" for i in range(5)} <= parts, parts
+    total = 0
+    for i in range(5):
+        rows = milvus.query(coll, filter="id >= 0", output_fields=["tag"],
+                            partition_names=[f"t{i}"], limit=16384)
+        assert rows and all(r["tag"] == f"t{i}" for r in rows), (i, rows[:3])
+        total += len(rows)
+    assert total == ROWS
