@@ -43,9 +43,12 @@ def unique(prefix):
     return f"{prefix}_{uuid.uuid4().hex[:8]}"
 
 
-def write_job(tmp_path, env, job_id, source, migration=None, log_level="info", distributed=True):
+def write_job(tmp_path, env, job_id, source, migration=None, log_level="info", distributed=True,
+              source_type="pgvector", extra=""):
     """A job file against the local stack: distributed (Kafka + Redis) or,
-    without queue/state sections, the embedded default."""
+    without queue/state sections, the embedded default. `source` holds the
+    source block's keys (values as YAML text); `extra` is appended as is
+    (e.g. a mapping: section)."""
     path = tmp_path / f"{job_id}.yaml"
     src = "\n".join(f"  {k}: {v}" for k, v in source.items())
     mig = {"task_rows": 2000, "batch_rows": 250, "lease": "4s", "heartbeat": "1s"}
@@ -59,13 +62,13 @@ state: {{type: redis, url: "{env['VECMIG_TEST_REDIS']}"}}""" if distributed else
     path.write_text(f"""
 job: {{id: {job_id}}}
 source:
-  type: pgvector
+  type: {source_type}
 {src}
 target: {{type: milvus, uri: "{env['VECMIG_TEST_MILVUS']}"}}
 {control}
 migration: {{{mig_text}}}
 log: {{level: {log_level}, format: text}}
-""")
+{extra}""")
     return path
 
 
