@@ -259,7 +259,8 @@ int vm_batch_set_str(vm_batch *b, size_t col, size_t row, const char *s, size_t 
                            c->name, len);
     if (vm_grow((void **)&c->arena, &c->arena_cap, c->arena_len + len, 1) != 0)
         return vm_err_setc(err, VM_ERR_NOMEM, "batch: out of memory");
-    memcpy(c->arena + c->arena_len, s, len);
+    if (len) /* an empty first value leaves the arena unallocated (NULL) */
+        memcpy(c->arena + c->arena_len, s, len);
     c->off[row] = c->arena_len;
     c->len[row] = (uint32_t)len;
     c->arena_len += len;

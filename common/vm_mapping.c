@@ -20,6 +20,7 @@
  */
 #include "vm_mapping.h"
 #include "vm_buf.h"
+#include "vm_json_scan.h"
 #include "vm_log.h"
 #include "vm_mem.h"
 #include "vm_transform.h"
@@ -1377,6 +1378,70 @@ static int vm_check_conversions(vm_mctx *c, vm_err *err)
     return VM_OK;
 }
 
+/* A key left in the dynamic field that has a target field's name would make
+ * the row carry that key twice: refuse it at plan time when the sample shows
+ * it (the sink refuses it at run time too). The rest is computed exactly as
+ * the workers will: the sampled value minus the lifted paths. */
+static int vm_check_meta_clash(vm_mctx *c, vm_err *err)
+{
+    char kp[256];
+    int src = c->rest_to_meta;
+    if (!c->tgt->enable_dynamic || src == -1 || !c->sample)
+        return VM_OK;
+    int ci = vm_batch_col(c->sample, vm_src_name(c, src));
+    if (ci < 0)
+        return VM_OK;
+    size_t np = 0;
+    vm_json_path paths[VM_MAX_FIELDS];
+    const char *keys[VM_MAX_FIELDS][16];
+    for (size_t i = 0; i < c->tgt->nfields && np < VM_MAX_FIELDS; i++) {
+        if (c->org[i].kind != VM_O_LIFT || c->org[i].src != src)
+            continue;
+        json_t *p = c->epath[c->org[i].entry];
+        size_t d = json_array_size(p) < 16 ? json_array_size(p) : 16;
+        for (size_t k = 0; k < d; k++)
+            keys[np][k] = json_string_value(json_array_get(p, k));
+        paths[np].keys = keys[np];
+        paths[np].depth = d;
+        np++;
+    }
+    int rc = VM_OK;
+    vm_buf rest;
+    vm_buf_init(&rest);
+    for (size_t r = 0; r < c->sample->nrows && rc == VM_OK; r++) {
+        if (vm_batch_is_null(c->sample, (size_t)ci, r))
+            continue;
+        size_t len;
+        const char *t = vm_batch_get_str(c->sample, (size_t)ci, r, &len);
+        vm_err ignore;
+        vm_buf_clear(&rest);
+        if (vm_json_remove(t, len, paths, np, &rest, NULL, &ignore) != VM_OK)
+            continue; /* not valid JSON: the run reports it */
+        json_t *doc = vm_parse_sampled(rest.data, rest.len);
+        const char *k;
+        json_t *v;
+        if (json_is_object(doc))
+            json_object_foreach(doc, k, v) {
+                int ti = vm_find_target(c, k);
+                if (ti < 0)
+                    continue;
+                int ei = c->org[ti].entry;
+                rc = vm_conf_error(
+                    c->where, err, VM_ERR_INVALID,
+                    ei >= 0 ? VM_KP(c, kp, "fields[%d].name", ei) : VM_KP(c, kp, "fields"),
+                    "field '%s' has the name of a key that stays in the dynamic field (%s.%s, "
+                    "sampled row %zu); rename the field, or lift or drop that key",
+                    k, src == VM_SRC_META && c->src->dynamic_alias ? c->src->dynamic_alias
+                                                                   : vm_src_name(c, src),
+                    k, r);
+                break;
+            }
+        json_decref(doc);
+    }
+    vm_buf_release(&rest);
+    return rc;
+}
+
 /* ------------------------------------------------------------ outputs */
 
 static json_t *vm_remove_paths(const vm_mctx *c, int src)
@@ -1801,7 +1866,7 @@ int vm_mapping_resolve(const json_t *mapping, const char *path, const vm_conf_wh
     if ((rc = vm_resolve_name(&c, err)) != VM_OK || (rc = vm_parse_entries(&c, err)) != VM_OK ||
         (rc = vm_build_fields(&c, err)) != VM_OK ||
         (rc = vm_resolve_pk(&c, err)) != VM_OK || (rc = vm_resolve_collection(&c, err)) != VM_OK ||
-        (rc = vm_check_conversions(&c, err)) != VM_OK)
+        (rc = vm_check_conversions(&c, err)) != VM_OK || (rc = vm_check_meta_clash(&c, err)) != VM_OK)
         goto fail;
     vm_err e2;
     if (vm_schema_validate(c.tgt, &e2) != VM_OK) {

@@ -302,6 +302,24 @@ static void test_lift_inferred(void **state)
     assert_false(sugg_color);
 }
 
+static void test_dynamic_key_clash(void **state)
+{
+    env *v = *state;
+    /* payload keeps "color" in sampled rows: a field named color clashes ... */
+    expect_error(v, "fields: [{source: title, name: color}]", "stays in the dynamic field");
+    assert_non_null(strstr(v->e.msg, "payload.color"));
+    /* ... unless color is the key lifted out */
+    assert_int_equal(resolve(v, "fields: [{source: payload.color}]"), VM_OK);
+    /* meta -> dynamic: lifting author.name into "author" leaves author.age */
+    expect_error(v, "fields:\n  - {source: payload, rest: drop}\n  - {source: meta, rest: dynamic}\n"
+                    "  - {source: meta.author.name, name: author}\n",
+                 "'author'");
+    assert_int_equal(resolve(v, "fields:\n  - {source: payload, rest: drop}\n"
+                                "  - {source: meta, rest: dynamic}\n"
+                                "  - {source: meta.author.name, name: author_name}\n"),
+                     VM_OK);
+}
+
 static void test_rest_to_dynamic(void **state)
 {
     env *v = *state;
@@ -645,6 +663,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lift_nested, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lift_inferred, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rest_to_dynamic, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dynamic_key_clash, setup, teardown),
         cmocka_unit_test_setup_teardown(test_added_fields, setup, teardown),
         cmocka_unit_test_setup_teardown(test_type_override, setup, teardown),
         cmocka_unit_test_setup_teardown(test_primary_key, setup, teardown),

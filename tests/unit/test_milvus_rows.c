@@ -138,6 +138,26 @@ static void test_encode(void **st)
     assert_true(json_integer_value(json_object_get(json_array_get(rows, 0), "id")) ==
                 9007199254740994LL);
     json_decref(rows);
+
+    /* a dynamic key with a field's name is refused (the row would carry it
+     * twice); the same word as a value or a nested key is fine */
+    const char *clash[] = {"{\"n\":1,\"title\":{\"born\":1901}}", "{\"tit\\u006ce\":2}",
+                           "{\"id\":7}"};
+    const char *fine[] = {"{\"x\":\"title\",\"o\":{\"title\":1},\"a\":[\"id\"]}",
+                          "{\"titles\":1, \"s\":\"\\\",\\\"title\\\":\"}"};
+    for (size_t k = 0; k < 3; k++) {
+        vm_batch_set_str(b, 12, 0, clash[k], strlen(clash[k]), &e);
+        vm_buf_clear(&out);
+        if (vm_milvus_encode_rows(s, b, 0, 1, &out, &e) != VM_ERR_INVALID)
+            fail_msg("clash %zu was accepted: %s", k, clash[k]);
+        assert_non_null(strstr(e.msg, "the dynamic field has a key"));
+    }
+    for (size_t k = 0; k < 2; k++) {
+        vm_batch_set_str(b, 12, 0, fine[k], strlen(fine[k]), &e);
+        vm_buf_clear(&out);
+        if (vm_milvus_encode_rows(s, b, 0, 1, &out, &e) != VM_OK)
+            fail_msg("fine %zu refused: %s (%s)", k, e.msg, fine[k]);
+    }
     vm_buf_release(&out);
     vm_batch_free(b);
     vm_schema_free(s);

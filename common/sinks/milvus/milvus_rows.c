@@ -2,10 +2,68 @@
  * milvus_rows.c - batch rows -> entities/insert JSON.
  */
 #include "milvus_rows.h"
+#include "vm_json_scan.h"
 
 #include <string.h>
 
 #define VM_ROWS_MAX_FIELDS (VM_MAX_FIELDS + 1)
+
+/* The top-level keys of a JSON object's members text (between the braces),
+ * each checked against the schema's field names: a dynamic key with a
+ * field's name would give the row that key twice, and which one Milvus keeps
+ * is not ours to guess. The text is valid JSON (sources and the transform
+ * validate it); escapes in keys are compared unescaped. */
+static int vm_meta_key_clash(const vm_schema *s, const char *p, size_t n, size_t row, vm_err *err)
+{
+    size_t i = 0;
+    int depth = 0;
+    bool want_key = true;
+    while (i < n) {
+        char ch = p[i];
+        if (ch == '"') {
+            size_t start = ++i;
+            bool esc = false;
+            while (i < n && (esc || p[i] != '"')) {
+                esc = !esc && p[i] == '\\';
+                i++;
+            }
+            if (depth == 0 && want_key) {
+                const char *k = p + start;
+                size_t kl = i - start;
+                vm_buf un;
+                vm_buf_init(&un);
+                if (memchr(k, '\\', kl)) {
+                    vm_err ignore;
+                    if (vm_json_unescape(k - 1, kl + 2, &un, &ignore) == VM_OK) { /* quotes too */
+                        k = un.data;
+                        kl = un.len;
+                    }
+                }
+                for (size_t f = 0; f < s->nfields; f++)
+                    if (strlen(s->fields[f].name) == kl && !memcmp(s->fields[f].name, k, kl)) {
+                        vm_buf_release(&un);
+                        return vm_err_setc(err, VM_ERR_INVALID,
+                                           "row %zu: the dynamic field has a key '%s', the name "
+                                           "of field '%s'; rename the field in the mapping, or "
+                                           "lift or drop that key",
+                                           row, s->fields[f].name, s->fields[f].name);
+                    }
+                vm_buf_release(&un);
+                want_key = false;
+            }
+            i++;
+            continue;
+        }
+        if (ch == '{' || ch == '[')
+            depth++;
+        else if (ch == '}' || ch == ']')
+            depth--;
+        else if (ch == ',' && depth == 0)
+            want_key = true;
+        i++;
+    }
+    return VM_OK;
+}
 
 static int vm_enc_value(const vm_field *f, const vm_batch *b, size_t c, size_t r, vm_buf *o,
                         vm_err *err)
@@ -188,6 +246,9 @@ static int vm_enc_rows(const vm_schema *s, const vm_batch *b, const size_t *list
             for (size_t k = 0; k < inner; k++)
                 blank &= p[k] == ' ' || p[k] == '\n' || p[k] == '\t' || p[k] == '\r';
             if (!blank) {
+                int rc = vm_meta_key_clash(s, p, inner, r, err);
+                if (rc != VM_OK)
+                    return rc;
                 if (!first)
                     vm_buf_putc(out, ',');
                 vm_buf_append(out, p, inner);
