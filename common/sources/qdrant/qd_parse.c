@@ -1,0 +1,844 @@
+/*
+ * qd_parse.c - the Qdrant source's pure helpers: point ids, the collection
+ * description and its schema, error envelopes, scroll pages, and points
+ * decoded straight into batch rows.
+ *
+ * Nothing here talks to a server, so the unit tests drive every branch,
+ * malformed replies included.
+ *
+ * Scroll replies are never parsed into a JSON tree: integer ids above
+ * 2^63-1 do not fit jansson's json_int_t, and the payload must reach the
+ * target byte for byte (numbers are never re-formatted). vm_json_find
+ * validates each reply and gives spans; the payload object's span becomes
+ * the "$meta" value as it is, and each vector element is read with strtof
+ * from its own token (never through a double, which could round twice).
+ */
+#include "qdrant.h"
+#include "vm_mem.h"
+#include "vm_transform.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+/* ------------------------------------------------------------ point ids */
+
+static int vm_qd_hex(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* A UUID: 36 hyphenated or 32 plain hex digits, any case. */
+static int vm_qd_uuid_parse(const char *s, size_t n, uint8_t b[16])
+{
+    size_t k = 0;
+    if (n != 36 && n != 32)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (n == 36 && (i == 8 || i == 13 || i == 18 || i == 23)) {
+            if (s[i] != '-')
+                return -1;
+            continue;
+        }
+        int h = vm_qd_hex(s[i]);
+        if (h < 0)
+            return -1;
+        if (k % 2 == 0)
+            b[k / 2] = (uint8_t)(h << 4);
+        else
+            b[k / 2] |= (uint8_t)h;
+        k++;
+    }
+    return k == 32 ? 0 : -1;
+}
+
+/* Digits only, no sign, no leading zero (JSON), at most 2^64-1. */
+static int vm_qd_u64_parse(const char *s, size_t n, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (n == 0 || n > 20 || (n > 1 && s[0] == '0'))
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        unsigned d = (unsigned)(s[i] - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return -1;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}
+
+int vm_qd_id_parse_json(const char *s, size_t n, vm_qd_id *id)
+{
+    memset(id, 0, sizeof *id);
+    if (n >= 2 && s[0] == '"' && s[n - 1] == '"') {
+        id->uuid = true;
+        return vm_qd_uuid_parse(s + 1, n - 2, id->b);
+    }
+    return vm_qd_u64_parse(s, n, &id->num);
+}
+
+int vm_qd_id_parse_text(const char *s, vm_qd_id *id)
+{
+    memset(id, 0, sizeof *id);
+    if (!s)
+        return -1;
+    size_t n = strlen(s);
+    if (n == 36 || (n == 32 && strspn(s, "0123456789") != n)) {
+        id->uuid = true;
+        return vm_qd_uuid_parse(s, n, id->b);
+    }
+    return vm_qd_u64_parse(s, n, &id->num);
+}
+
+void vm_qd_id_text(const vm_qd_id *id, char buf[VM_QD_ID_TEXT])
+{
+    if (!id->uuid) {
+        snprintf(buf, VM_QD_ID_TEXT, "%" PRIu64, id->num);
+        return;
+    }
+    static const char hx[] = "0123456789abcdef";
+    char *o = buf;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *o++ = '-';
+        *o++ = hx[id->b[i] >> 4];
+        *o++ = hx[id->b[i] & 15];
+    }
+    *o = '\0';
+}
+
+void vm_qd_id_json(const vm_qd_id *id, vm_buf *out)
+{
+    char t[VM_QD_ID_TEXT];
+    vm_qd_id_text(id, t);
+    if (id->uuid)
+        vm_buf_printf(out, "\"%s\"", t);
+    else
+        vm_buf_puts(out, t);
+}
+
+int vm_qd_id_cmp(const vm_qd_id *a, const vm_qd_id *b)
+{
+    if (a->uuid != b->uuid)
+        return a->uuid ? 1 : -1;
+    if (!a->uuid)
+        return a->num < b->num ? -1 : a->num > b->num;
+    return memcmp(a->b, b->b, 16);
+}
+
+void vm_qd_id_key(const vm_qd_id *id, char buf[VM_QD_KEY_TEXT])
+{
+    if (!id->uuid) {
+        snprintf(buf, VM_QD_KEY_TEXT, "n:%020" PRIu64, id->num);
+        return;
+    }
+    char t[VM_QD_ID_TEXT];
+    vm_qd_id_text(id, t);
+    snprintf(buf, VM_QD_KEY_TEXT, "u:%s", t);
+}
+
+int vm_qd_id_from_key(const char *key, vm_qd_id *id)
+{
+    memset(id, 0, sizeof *id);
+    if (!key || strlen(key) < 3 || key[1] != ':')
+        return -1;
+    if (key[0] == 'n') {
+        const char *d = key + 2;
+        if (strlen(d) != 20 || strspn(d, "0123456789") != 20)
+            return -1;
+        uint64_t v = 0;
+        for (int i = 0; i < 20; i++) {
+            unsigned x = (unsigned)(d[i] - '0');
+            if (v > (UINT64_MAX - x) / 10)
+                return -1;
+            v = v * 10 + x;
+        }
+        id->num = v;
+        return 0;
+    }
+    if (key[0] == 'u' && strlen(key + 2) == 36) {
+        id->uuid = true;
+        return vm_qd_uuid_parse(key + 2, 36, id->b);
+    }
+    return -1;
+}
+
+/* ---------------------------------------------------- the collection */
+
+const char *vm_qd_metric(const char *distance)
+{
+    if (!distance)
+        return NULL;
+    if (!strcmp(distance, "Cosine"))
+        return "COSINE";
+    if (!strcmp(distance, "Euclid"))
+        return "L2";
+    if (!strcmp(distance, "Dot"))
+        return "IP";
+    return NULL; /* Manhattan, or a distance this version does not know */
+}
+
+void vm_qd_info_release(vm_qd_info *info)
+{
+    for (size_t i = 0; i < info->nvecs; i++) {
+        vm_free(info->vecs[i].qname);
+        vm_free(info->vecs[i].field);
+        vm_free(info->vecs[i].distance);
+        vm_free(info->vecs[i].datatype);
+        vm_free(info->vecs[i].modifier);
+    }
+    vm_free(info->vecs);
+    memset(info, 0, sizeof *info);
+    info->points_count = -1;
+}
+
+static char *vm_qd_dup_str(const json_t *j)
+{
+    return json_is_string(j) ? vm_strdup(json_string_value(j)) : NULL;
+}
+
+static int vm_qd_add_vec(vm_qd_info *info, const char *qname, const json_t *params, bool sparse,
+                         vm_err *err)
+{
+    vm_qd_vec v = {0};
+    if (!json_is_object(params))
+        return vm_err_set(err, VM_ERR_PROTOCOL, false,
+                          "qdrant: collection description: vector '%s' has no parameters", qname);
+    if (!sparse) {
+        json_t *size = json_object_get(params, "size");
+        if (!json_is_integer(size) || json_integer_value(size) < 1)
+            return vm_err_set(err, VM_ERR_PROTOCOL, false,
+                              "qdrant: collection description: vector '%s' has no valid size",
+                              qname);
+        v.dim = (int64_t)json_integer_value(size);
+        v.kind = json_is_object(json_object_get(params, "multivector_config")) ? VM_QD_MULTI
+                                                                               : VM_QD_DENSE;
+    } else {
+        v.kind = VM_QD_SPARSE;
+    }
+    void *grown = vm_realloc(info->vecs, (info->nvecs + 1) * sizeof *info->vecs);
+    if (!grown)
+        return vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
+    info->vecs = grown;
+    v.qname = vm_strdup(qname);
+    v.distance = sparse ? NULL : vm_qd_dup_str(json_object_get(params, "distance"));
+    v.datatype = sparse ? vm_qd_dup_str(json_object_get(json_object_get(params, "index"),
+                                                        "datatype"))
+                        : vm_qd_dup_str(json_object_get(params, "datatype"));
+    const char *mod = json_string_value(json_object_get(params, "modifier"));
+    v.modifier = sparse && mod && strcmp(mod, "none") ? vm_strdup(mod) : NULL;
+    info->vecs[info->nvecs++] = v;
+    if (!v.qname)
+        return vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
+    if (!sparse && !v.distance)
+        return vm_err_set(err, VM_ERR_PROTOCOL, false,
+                          "qdrant: collection description: vector '%s' has no distance", qname);
+    return VM_OK;
+}
+
+int vm_qd_parse_info(const char *body, size_t len, vm_qd_info *out, vm_err *err)
+{
+    memset(out, 0, sizeof *out);
+    out->points_count = -1;
+    json_error_t je;
+    json_t *root = json_loadb(body, len, 0, &je);
+    int rc = VM_OK;
+    if (!root)
+        return vm_err_set(err, VM_ERR_PROTOCOL, false,
+                          "qdrant: collection description is not JSON (%s at byte %d)", je.text,
+                          je.position);
+    json_t *result = json_object_get(root, "result");
+    json_t *params = json_object_get(json_object_get(result, "config"), "params");
+    if (!json_is_object(params)) {
+        rc = vm_err_set(err, VM_ERR_PROTOCOL, false,
+                        "qdrant: collection description has no result.config.params");
+        goto cleanup;
+    }
+    json_t *pc = json_object_get(result, "points_count");
+    if (json_is_integer(pc))
+        out->points_count = (int64_t)json_integer_value(pc);
+    json_t *vectors = json_object_get(params, "vectors");
+    if (json_is_object(vectors) && json_is_integer(json_object_get(vectors, "size"))) {
+        out->unnamed = true;
+        if ((rc = vm_qd_add_vec(out, "", vectors, false, err)) != VM_OK)
+            goto cleanup;
+    } else if (json_is_object(vectors)) {
+        const char *name;
+        json_t *v;
+        json_object_foreach(vectors, name, v) {
+            if ((rc = vm_qd_add_vec(out, name, v, false, err)) != VM_OK)
+                goto cleanup;
+        }
+    } else if (vectors && !json_is_null(vectors)) {
+        rc = vm_err_set(err, VM_ERR_PROTOCOL, false,
+                        "qdrant: collection description: config.params.vectors is not an "
+                        "object");
+        goto cleanup;
+    }
+    json_t *sparse = json_object_get(params, "sparse_vectors");
+    if (json_is_object(sparse)) {
+        const char *name;
+        json_t *v;
+        json_object_foreach(sparse, name, v) {
+            if ((rc = vm_qd_add_vec(out, name, v, true, err)) != VM_OK)
+                goto cleanup;
+        }
+    } else if (sparse && !json_is_null(sparse)) {
+        rc = vm_err_set(err, VM_ERR_PROTOCOL, false,
+                        "qdrant: collection description: config.params.sparse_vectors is not "
+                        "an object");
+        goto cleanup;
+    }
+cleanup:
+    json_decref(root);
+    if (rc != VM_OK)
+        vm_qd_info_release(out);
+    return rc;
+}
+
+/* A name not yet taken by fields [0, n) of s nor by `also` (may be NULL):
+ * base, else base_1, base_2, ... Allocated. */
+static char *vm_qd_unique(const vm_schema *s, const char *also, const char *base)
+{
+    size_t n = strlen(base) + 24;
+    char *name = vm_malloc(n);
+    if (!name)
+        return NULL;
+    snprintf(name, n, "%s", base);
+    for (int k = 1; vm_schema_find(s, name) || (also && !strcmp(also, name)); k++)
+        snprintf(name, n, "%s_%d", base, k);
+    return name;
+}
+
+int vm_qd_build_schema(vm_qd_info *info, const char *collection, vm_schema **out, vm_err *err)
+{
+    *out = NULL;
+    if (info->nvecs == 0)
+        return vm_err_set(err, VM_ERR_UNSUPPORTED, false,
+                          "qdrant: collection '%s' has no vectors, and a Milvus collection "
+                          "needs at least one vector field",
+                          collection);
+    vm_schema *s = vm_schema_new(collection);
+    char *idname = NULL, desc[512];
+    int rc = VM_OK;
+    if (!s)
+        return vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
+    /* "id" unless a vector has that name (vector fields keep Qdrant's names) */
+    bool taken = false;
+    for (size_t i = 0; i < info->nvecs; i++)
+        taken |= !strcmp(info->vecs[i].qname[0] ? info->vecs[i].qname : "vector", "id");
+    idname = taken ? NULL : vm_strdup("id");
+    for (int k = 1; taken; k++) {
+        char cand[32];
+        snprintf(cand, sizeof cand, "id_%d", k);
+        taken = false;
+        for (size_t i = 0; i < info->nvecs; i++)
+            taken |= !strcmp(info->vecs[i].qname, cand);
+        if (!taken)
+            idname = vm_strdup(cand);
+    }
+    if (!idname) {
+        rc = vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
+        goto cleanup;
+    }
+    vm_field id = {.name = idname, .type = VM_T_VARCHAR, .max_length = 36, .primary = true,
+                   .description = "Qdrant point id -> VarChar(36): unsigned integers as decimal "
+                                  "text, UUIDs in canonical 8-4-4-4-12 lowercase form (ids "
+                                  "above 2^63-1 do not fit Int64)"};
+    if ((rc = vm_schema_add(s, &id, err)) != VM_OK)
+        goto cleanup;
+    for (size_t i = 0; i < info->nvecs; i++) {
+        vm_qd_vec *v = &info->vecs[i];
+        vm_free(v->field);
+        v->field = vm_qd_unique(s, NULL, v->qname[0] ? v->qname : "vector");
+        if (!v->field) {
+            rc = vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
+            goto cleanup;
+        }
+        char what[300];
+        if (v->qname[0])
+            snprintf(what, sizeof what, "Qdrant %s vector '%.200s'",
+                     v->kind == VM_QD_SPARSE ? "sparse" : v->kind == VM_QD_MULTI ? "multi"
+                                                                                 : "named",
+                     v->qname);
+        else
+            snprintf(what, sizeof what, "Qdrant unnamed vector");
+        vm_field f = {.name = v->field, .description = desc};
+        if (v->kind == VM_QD_DENSE) {
+            const char *metric = vm_qd_metric(v->distance);
+            f.type = VM_T_FLOAT_VECTOR;
+            f.dim = v->dim;
+            f.metric = (char *)metric;
+            int used = snprintf(desc, sizeof desc, "%s (size %" PRId64 ", %s%s%s) -> "
+                                "FloatVector(%" PRId64 ")",
+                                what, v->dim, v->distance, v->datatype ? ", " : "",
+                                v->datatype ? v->datatype : "", v->dim);
+            if (used > 0 && (size_t)used < sizeof desc && !metric)
+                snprintf(desc + used, sizeof desc - (size_t)used,
+                         "; Milvus has no %s metric: set one with the mapping's metric",
+                         v->distance);
+            if (v->datatype && strcmp(v->datatype, "float32") && strlen(desc) + 60 < sizeof desc)
+                strcat(desc, "; values as the server prints them, exact in float32");
+        } else if (v->kind == VM_QD_SPARSE) {
+            f.type = VM_T_SPARSE_FLOAT_VECTOR;
+            f.metric = "IP";
+            snprintf(desc, sizeof desc,
+                     "%s -> SparseFloatVector (Qdrant scores sparse vectors by dot product)%s%s%s",
+                     what, v->modifier ? "; modifier " : "", v->modifier ? v->modifier : "",
+                     v->modifier ? " is applied by Qdrant at query time and not carried over"
+                                 : "");
+        } else {
+            f.type = VM_T_VARCHAR;
+            f.max_length = VM_MAX_VARCHAR;
+            f.unsupported = true;
+            snprintf(desc, sizeof desc,
+                     "%s (multivector of size %" PRId64 ") has no Milvus type: read as its JSON "
+                     "text; drop it or give it a type (JSON) in the mapping",
+                     what, v->dim);
+        }
+        if ((rc = vm_schema_add(s, &f, err)) != VM_OK)
+            goto cleanup;
+    }
+    s->enable_dynamic = true;
+    if (!(s->dynamic_alias = vm_strdup("payload")) ||
+        !(s->description = vm_strdup("migrated from Qdrant"))) {
+        rc = vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
+        goto cleanup;
+    }
+    *out = s;
+    s = NULL;
+cleanup:
+    vm_free(idname);
+    vm_schema_free(s);
+    return rc;
+}
+
+/* ---------------------------------------------------------- messages */
+
+void vm_qd_error_text(const char *body, size_t len, char *out, size_t cap)
+{
+    if (cap == 0)
+        return;
+    out[0] = '\0';
+    if (!body || len == 0)
+        return;
+    const char *k1[] = {"status", "error"};
+    vm_json_path p = {.keys = k1, .depth = 2};
+    vm_json_span sp;
+    vm_err e;
+    const char *src = body;
+    size_t n = len;
+    vm_buf tmp;
+    vm_buf_init(&tmp);
+    if (vm_json_find(body, len, &p, 1, &sp, &e) == VM_OK && sp.kind == VM_JSON_STRING &&
+        vm_json_unescape(body + sp.off, sp.len, &tmp, &e) == VM_OK && vm_buf_ok(&tmp)) {
+        src = vm_buf_cstr(&tmp);
+        n = tmp.len;
+    }
+    size_t lim = cap - 1 < 200 ? cap - 1 : 200;
+    if (n > lim) {
+        n = lim;
+        while (n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80)
+            n--; /* cut at a UTF-8 character boundary */
+    }
+    for (size_t i = 0; i < n; i++)
+        out[i] = (unsigned char)src[i] < 0x20 ? ' ' : src[i];
+    out[n] = '\0';
+    vm_buf_release(&tmp);
+}
+
+/* ------------------------------------------------------- scroll pages */
+
+int vm_qd_parse_page(const char *body, size_t len, vm_qd_page *page, vm_err *err)
+{
+    memset(page, 0, sizeof *page);
+    const char *k_pts[] = {"result", "points"};
+    const char *k_next[] = {"result", "next_page_offset"};
+    vm_json_path paths[2] = {{k_pts, 2}, {k_next, 2}};
+    vm_json_span sp[2];
+    int rc = vm_json_find(body, len, paths, 2, sp, err);
+    if (rc != VM_OK)
+        return vm_err_prefix(err, "qdrant: scroll reply is not valid JSON: ");
+    if (sp[0].kind != VM_JSON_ARRAY)
+        return vm_err_set(err, VM_ERR_PROTOCOL, false,
+                          "qdrant: scroll reply has no result.points array");
+    page->points = sp[0];
+    if (sp[1].kind == VM_JSON_MISSING || sp[1].kind == VM_JSON_NULL)
+        return VM_OK;
+    if (vm_qd_id_parse_json(body + sp[1].off, sp[1].len, &page->next) != 0)
+        return vm_err_set(err, VM_ERR_PROTOCOL, false,
+                          "qdrant: scroll reply: next_page_offset %.60s is not a point id",
+                          body + sp[1].off);
+    page->has_next = true;
+    return VM_OK;
+}
+
+/* ------------------------------------------------------------ columns */
+
+int vm_qd_plan_columns(const vm_qd_info *info, const char *id_field, const vm_batch *b,
+                       vm_qd_rcol **out, size_t *n, vm_err *err)
+{
+    *out = NULL;
+    *n = 0;
+    vm_qd_rcol *rc = vm_calloc(b->ncols ? b->ncols : 1, sizeof *rc);
+    if (!rc)
+        return vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < b->ncols; i++) {
+        const vm_column *c = &b->cols[i];
+        vm_qd_rcol *r = &rc[i];
+        r->bcol = (int)i;
+        r->vec = -1;
+        if (!strcmp(c->name, id_field)) {
+            if (c->type != VM_T_VARCHAR && c->type != VM_T_INT64)
+                goto cannot;
+            r->src = VM_QD_COL_ID;
+            continue;
+        }
+        if (!strcmp(c->name, VM_META_FIELD)) {
+            if (c->type != VM_T_JSON)
+                goto cannot;
+            r->src = VM_QD_COL_META;
+            continue;
+        }
+        for (size_t v = 0; v < info->nvecs; v++)
+            if (info->vecs[v].field && !strcmp(info->vecs[v].field, c->name))
+                r->vec = (int)v;
+        if (r->vec < 0) {
+            vm_free(rc);
+            return vm_err_set(err, VM_ERR_INVALID, false,
+                              "qdrant: field '%s' matches no vector of the collection", c->name);
+        }
+        const vm_qd_vec *v = &info->vecs[r->vec];
+        if (c->type == VM_T_VARCHAR || c->type == VM_T_JSON)
+            r->src = VM_QD_COL_TEXT;
+        else if (v->kind == VM_QD_DENSE && c->type == VM_T_FLOAT_VECTOR && c->dim == v->dim)
+            r->src = VM_QD_COL_DENSE;
+        else if (v->kind == VM_QD_SPARSE && c->type == VM_T_SPARSE_FLOAT_VECTOR)
+            r->src = VM_QD_COL_SPARSE;
+        else
+            goto cannot;
+        continue;
+    cannot:
+        vm_free(rc);
+        return vm_err_set(err, VM_ERR_UNSUPPORTED, false,
+                          "qdrant: field '%s' cannot be read as Milvus %s%s", c->name,
+                          vm_dtype_name(c->type),
+                          c->type == VM_T_FLOAT_VECTOR ? " of that dimension" : "");
+    }
+    *out = rc;
+    *n = b->ncols;
+    return VM_OK;
+}
+
+/* ------------------------------------------------------------- points */
+
+void vm_qd_scratch_release(vm_qd_scratch *s)
+{
+    vm_free(s->idx);
+    vm_free(s->val);
+    vm_free(s->paths);
+    vm_free(s->keys);
+    vm_free(s->spans);
+    memset(s, 0, sizeof *s);
+}
+
+int vm_qd_point_id(const char *s, vm_json_span pt, vm_qd_id *id, vm_err *err)
+{
+    const char *k[] = {"id"};
+    vm_json_path p = {k, 1};
+    vm_json_span sp;
+    if (pt.kind != VM_JSON_OBJECT)
+        return vm_err_set(err, VM_ERR_PROTOCOL, false,
+                          "qdrant: scroll reply: a point is %s, not an object",
+                          vm_json_kind_name(pt.kind));
+    int rc = vm_json_find(s + pt.off, pt.len, &p, 1, &sp, err);
+    if (rc != VM_OK)
+        return vm_err_prefix(err, "qdrant: scroll reply: ");
+    if (sp.kind == VM_JSON_MISSING)
+        return vm_err_set(err, VM_ERR_PROTOCOL, false, "qdrant: scroll reply: a point has no id");
+    if (vm_qd_id_parse_json(s + pt.off + sp.off, sp.len, id) != 0)
+        return vm_err_set(err, VM_ERR_PROTOCOL, false,
+                          "qdrant: scroll reply: point id %.60s is neither an unsigned 64-bit "
+                          "integer nor a UUID",
+                          s + pt.off + sp.off);
+    return VM_OK;
+}
+
+/* One float32 element from its JSON token: 0, -1 malformed, -2 not finite. */
+static int vm_qd_f32(const char *s, size_t n, float *out)
+{
+    char buf[128];
+    if (n == 0 || n >= sizeof buf)
+        return -1;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    char *end;
+    errno = 0;
+    float v = strtof(buf, &end);
+    if (end != buf + n)
+        return -1;
+    if (!isfinite(v))
+        return -2; /* overflow: underflow to a subnormal or zero is a value */
+    *out = v;
+    return VM_OK;
+}
+
+static int vm_qd_grow_scratch(vm_qd_scratch *scr, size_t need, vm_err *err)
+{
+    if (need <= scr->cap)
+        return VM_OK;
+    size_t c1 = scr->cap, c2 = scr->cap;
+    if (vm_grow((void **)&scr->idx, &c1, need, sizeof *scr->idx) != 0 ||
+        vm_grow((void **)&scr->val, &c2, need, sizeof *scr->val) != 0)
+        return vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
+    scr->cap = c1 < c2 ? c1 : c2;
+    return VM_OK;
+}
+
+typedef struct vm_qd_pair {
+    uint32_t idx;
+    float val;
+} vm_qd_pair;
+
+static int vm_qd_cmp_pair(const void *a, const void *b)
+{
+    uint32_t x = ((const vm_qd_pair *)a)->idx, y = ((const vm_qd_pair *)b)->idx;
+    return x < y ? -1 : x > y;
+}
+
+static int vm_qd_dense(const char *s, vm_json_span sp, vm_batch *b, size_t col, size_t row,
+                       const char *idt, const char *field, vm_err *err)
+{
+    const vm_column *c = &b->cols[col];
+    if (sp.kind == VM_JSON_MISSING || sp.kind == VM_JSON_NULL)
+        return vm_err_set(err, VM_ERR_INVALID, false,
+                          "qdrant: point %s has no vector for field '%s' (Milvus vector fields "
+                          "cannot be empty; drop the field or the point)",
+                          idt, field);
+    if (sp.kind != VM_JSON_ARRAY)
+        return vm_err_set(err, VM_ERR_PROTOCOL, false,
+                          "qdrant: point %s: vector for field '%s' is %s, not an array", idt,
+                          field, vm_json_kind_name(sp.kind));
+    float *out = vm_batch_vector(b, col, row);
+    vm_json_iter it;
+    vm_json_span e;
+    int64_t k = 0;
+    vm_json_iter_init(&it, s, sp);
+    while (vm_json_iter_next(&it, &e)) {
+        if (k >= c->dim) {
+            k++;
+            continue;
+        }
+        int r = e.kind == VM_JSON_NUMBER ? vm_qd_f32(s + e.off, e.len, &out[k]) : -1;
+        if (r != 0)
+            return vm_err_set(err, VM_ERR_INVALID, false,
+                              "qdrant: point %s, field '%s', element %" PRId64 ": %s %.40s",
+                              idt, field, k, r == -2 ? "not a finite float32:" : "not a number:",
+                              s + e.off);
+        k++;
+    }
+    if (k != c->dim)
+        return vm_err_set(err, VM_ERR_INVALID, false,
+                          "qdrant: point %s, field '%s': %" PRId64 " elements, the field has "
+                          "dimension %" PRId64,
+                          idt, field, k, c->dim);
+    return VM_OK;
+}
+
+static int vm_qd_sparse(const char *s, vm_json_span sp, vm_batch *b, size_t col, size_t row,
+                        vm_qd_scratch *scr, const char *idt, const char *field, vm_err *err)
+{
+    if (sp.kind == VM_JSON_MISSING || sp.kind == VM_JSON_NULL)
+        return vm_batch_set_sparse(b, col, row, NULL, NULL, 0, err); /* no terms */
+    if (sp.kind != VM_JSON_OBJECT)
+        return vm_err_set(err, VM_ERR_PROTOCOL, false,
+                          "qdrant: point %s: sparse vector for field '%s' is %s, not an object",
+                          idt, field, vm_json_kind_name(sp.kind));
+    const char *ki[] = {"indices"}, *kv[] = {"values"};
+    vm_json_path p[2] = {{ki, 1}, {kv, 1}};
+    vm_json_span f[2];
+    int rc = vm_json_find(s + sp.off, sp.len, p, 2, f, err);
+    if (rc != VM_OK)
+        return rc;
+    if (f[0].kind != VM_JSON_ARRAY || f[1].kind != VM_JSON_ARRAY)
+        return vm_err_set(err, VM_ERR_PROTOCOL, false,
+                          "qdrant: point %s: sparse vector for field '%s' lacks the indices and "
+                          "values arrays",
+                          idt, field);
+    const char *base = s + sp.off;
+    size_t n = 0, nv = 0;
+    vm_json_iter it;
+    vm_json_span e;
+    vm_json_iter_init(&it, base, f[0]);
+    while (vm_json_iter_next(&it, &e)) {
+        uint64_t x;
+        if ((rc = vm_qd_grow_scratch(scr, n + 1, err)) != VM_OK)
+            return rc;
+        if (e.kind != VM_JSON_NUMBER || vm_qd_u64_parse(base + e.off, e.len, &x) != 0 ||
+            x > UINT32_MAX)
+            return vm_err_set(err, VM_ERR_INVALID, false,
+                              "qdrant: point %s, field '%s': sparse index %.40s is not an "
+                              "integer in [0, 2^32-1]",
+                              idt, field, base + e.off);
+        scr->idx[n++] = (uint32_t)x;
+    }
+    vm_json_iter_init(&it, base, f[1]);
+    while (vm_json_iter_next(&it, &e)) {
+        if (nv >= n) {
+            nv++;
+            continue;
+        }
+        int r = e.kind == VM_JSON_NUMBER ? vm_qd_f32(base + e.off, e.len, &scr->val[nv]) : -1;
+        if (r != 0)
+            return vm_err_set(err, VM_ERR_INVALID, false,
+                              "qdrant: point %s, field '%s', sparse value %zu: %s %.40s", idt,
+                              field, nv, r == -2 ? "not a finite float32:" : "not a number:",
+                              base + e.off);
+        nv++;
+    }
+    if (nv != n)
+        return vm_err_set(err, VM_ERR_INVALID, false,
+                          "qdrant: point %s, field '%s': %zu sparse indices but %zu values", idt,
+                          field, n, nv);
+    bool sorted = true;
+    for (size_t i = 1; i < n; i++)
+        sorted &= scr->idx[i - 1] < scr->idx[i];
+    if (!sorted) {
+        /* Qdrant keeps indices as given; Milvus wants them increasing */
+        vm_qd_pair *pp = vm_malloc(n * sizeof *pp);
+        if (!pp)
+            return vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
+        for (size_t i = 0; i < n; i++)
+            pp[i] = (vm_qd_pair){scr->idx[i], scr->val[i]};
+        qsort(pp, n, sizeof *pp, vm_qd_cmp_pair);
+        for (size_t i = 0; i < n; i++) {
+            scr->idx[i] = pp[i].idx;
+            scr->val[i] = pp[i].val;
+        }
+        vm_free(pp);
+        for (size_t i = 1; i < n; i++)
+            if (scr->idx[i - 1] == scr->idx[i])
+                return vm_err_set(err, VM_ERR_INVALID, false,
+                                  "qdrant: point %s, field '%s': sparse index %" PRIu32
+                                  " appears twice",
+                                  idt, field, scr->idx[i]);
+    }
+    return vm_batch_set_sparse(b, col, row, scr->idx, scr->val, n, err);
+}
+
+int vm_qd_add_point(const vm_qd_info *info, const vm_qd_rcol *rc, size_t nrc, const char *s,
+                    vm_json_span pt, vm_batch *b, vm_qd_scratch *scr, vm_err *err)
+{
+    int r;
+    if (pt.kind != VM_JSON_OBJECT)
+        return vm_err_set(err, VM_ERR_PROTOCOL, false,
+                          "qdrant: scroll reply: a point is %s, not an object",
+                          vm_json_kind_name(pt.kind));
+    /* paths: id, payload, vector, vector."" and vector.<name> per vector column */
+    size_t np = 4 + nrc;
+    if (np > scr->pcap) {
+        size_t c1 = scr->pcap, c2 = scr->pcap * 2, c3 = scr->pcap;
+        if (vm_grow((void **)&scr->paths, &c1, np, sizeof *scr->paths) != 0 ||
+            vm_grow((void **)&scr->keys, &c2, 2 * np, sizeof *scr->keys) != 0 ||
+            vm_grow((void **)&scr->spans, &c3, np, sizeof *scr->spans) != 0)
+            return vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
+        scr->pcap = np;
+    }
+    const char **k = scr->keys;
+    k[0] = "id";
+    k[2] = "payload";
+    k[4] = "vector";
+    k[6] = "vector";
+    k[7] = "";
+    scr->paths[0] = (vm_json_path){&k[0], 1};
+    scr->paths[1] = (vm_json_path){&k[2], 1};
+    scr->paths[2] = (vm_json_path){&k[4], 1};
+    scr->paths[3] = (vm_json_path){&k[6], 2};
+    for (size_t i = 0; i < nrc; i++) {
+        k[8 + 2 * i] = "vector";
+        k[9 + 2 * i] = rc[i].vec >= 0 ? info->vecs[rc[i].vec].qname : "";
+        scr->paths[4 + i] = (vm_json_path){&k[8 + 2 * i], 2};
+    }
+    const char *ps = s + pt.off;
+    vm_json_span *sp = scr->spans;
+    if ((r = vm_json_find(ps, pt.len, scr->paths, np, sp, err)) != VM_OK)
+        return vm_err_prefix(err, "qdrant: scroll reply: ");
+    vm_qd_id id;
+    char idt[VM_QD_ID_TEXT];
+    if (sp[0].kind == VM_JSON_MISSING || vm_qd_id_parse_json(ps + sp[0].off, sp[0].len, &id))
+        return vm_err_set(err, VM_ERR_PROTOCOL, false,
+                          "qdrant: scroll reply: a point without a valid id (%.60s)",
+                          sp[0].kind == VM_JSON_MISSING ? "none" : ps + sp[0].off);
+    vm_qd_id_text(&id, idt);
+    size_t row;
+    if ((r = vm_batch_add_row(b, &row, err)) != VM_OK)
+        return r;
+    for (size_t i = 0; i < nrc; i++) {
+        size_t col = (size_t)rc[i].bcol;
+        const vm_column *c = &b->cols[col];
+        vm_json_span v = sp[4 + i];
+        switch (rc[i].src) {
+        case VM_QD_COL_ID:
+            if (c->type == VM_T_INT64) {
+                if (id.uuid || id.num > (uint64_t)INT64_MAX) {
+                    r = vm_err_set(err, VM_ERR_INVALID, false,
+                                   "qdrant: point id %s does not fit Int64 field '%s'", idt,
+                                   c->name);
+                    break;
+                }
+                r = vm_batch_set_int(b, col, row, (int64_t)id.num, err);
+            } else {
+                r = vm_batch_set_str(b, col, row, idt, strlen(idt), err);
+            }
+            break;
+        case VM_QD_COL_META:
+            if (sp[1].kind == VM_JSON_MISSING || sp[1].kind == VM_JSON_NULL)
+                r = vm_batch_set_null(b, col, row, err);
+            else if (sp[1].kind != VM_JSON_OBJECT)
+                r = vm_err_set(err, VM_ERR_PROTOCOL, false,
+                               "qdrant: point %s: payload is %s, not an object", idt,
+                               vm_json_kind_name(sp[1].kind));
+            else
+                r = vm_batch_set_str(b, col, row, ps + sp[1].off, sp[1].len, err);
+            break;
+        case VM_QD_COL_DENSE:
+            if (info->unnamed)
+                v = sp[2].kind == VM_JSON_OBJECT ? sp[3] : sp[2];
+            r = vm_qd_dense(ps, v, b, col, row, idt, c->name, err);
+            break;
+        case VM_QD_COL_SPARSE:
+            r = vm_qd_sparse(ps, v, b, col, row, scr, idt, c->name, err);
+            break;
+        case VM_QD_COL_TEXT:
+            if (info->unnamed && rc[i].vec >= 0 && !info->vecs[rc[i].vec].qname[0])
+                v = sp[2].kind == VM_JSON_OBJECT ? sp[3] : sp[2];
+            if (v.kind == VM_JSON_MISSING || v.kind == VM_JSON_NULL)
+                r = c->nullable ? vm_batch_set_null(b, col, row, err)
+                                : vm_err_set(err, VM_ERR_INVALID, false,
+                                             "qdrant: point %s has no value for field '%s'", idt,
+                                             c->name);
+            else
+                r = vm_batch_set_str(b, col, row, ps + v.off, v.len, err);
+            break;
+        }
+        if (r != VM_OK) {
+            vm_batch_drop_last(b);
+            return r;
+        }
+    }
+    return VM_OK;
+}
