@@ -2,6 +2,9 @@
  * vm_err.c - error records: codes, retriability, one-line messages.
  */
 #include "vm_err.h"
+#include <errno.h>
+#include <time.h>
+#include <stdlib.h>
 #include "vm_log.h"
 
 #include <stdarg.h>
@@ -110,4 +113,23 @@ void vm_err_clear(vm_err *err)
     err->code = VM_OK;
     err->retriable = false;
     err->msg[0] = '\0';
+}
+
+long vm_backoff_ms(int attempt, long base_ms, long cap_ms, unsigned *seed)
+{
+    long ceiling = base_ms;
+    for (int i = 1; i < attempt && ceiling < cap_ms; i++)
+        ceiling *= 2;
+    if (ceiling > cap_ms)
+        ceiling = cap_ms;
+    return ceiling > 0 ? (long)(rand_r(seed) % (ceiling + 1)) : 0;
+}
+
+void vm_sleep_ms(long ms)
+{
+    if (ms <= 0)
+        return;
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
 }

@@ -75,4 +75,11 @@ int vm_err_prefix(vm_err *err, const char *fmt, ...) VM_PRINTF(2, 3);
 
 void vm_err_clear(vm_err *err);
 
+/* How long to wait before retry `attempt` (1-based) of a retriable error:
+ * full jitter, uniform in [0, min(cap, base * 2^(attempt-1))] ms (the AWS
+ * architecture blog's "full jitter"). */
+long vm_backoff_ms(int attempt, long base_ms, long cap_ms, unsigned *seed);
+/* Sleep ms milliseconds (restarted after signals). */
+void vm_sleep_ms(long ms);
+
 #endif

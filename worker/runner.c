@@ -9,15 +9,6 @@
 #include <string.h>
 #include <time.h>
 
-long vm_backoff_ms(int attempt, long base_ms, long cap_ms, unsigned *seed)
-{
-    long ceiling = base_ms;
-    for (int i = 1; i < attempt && ceiling < cap_ms; i++)
-        ceiling *= 2;
-    if (ceiling > cap_ms)
-        ceiling = cap_ms;
-    return ceiling > 0 ? (long)(rand_r(seed) % (ceiling + 1)) : 0;
-}
 
 typedef struct vm_runner {
     vm_sink *sink;

@@ -60,8 +60,5 @@ int vm_run_task(vm_source *src, vm_sink *sink, const vm_schema *read_schema, vm_
                 const vm_run_opts *opts, const vm_run_hooks *hooks, vm_run_result *res,
                 vm_err *err);
 
-/* Full-jitter backoff for attempt n (1-based): uniform in [0, min(cap,
- * base * 2^(n-1))] milliseconds. */
-long vm_backoff_ms(int attempt, long base_ms, long cap_ms, unsigned *seed);
 
 #endif

@@ -54,12 +54,6 @@ static int64_t vm_mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void vm_sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 typedef struct vm_wk {
     const vm_job_conf *job;
     const char *id;

@@ -12,6 +12,7 @@
 #include "vm_mem.h"
 
 #include <ctype.h>
+#include <inttypes.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -623,4 +624,33 @@ cleanup:
     vm_free(buf);
     vm_http_resp_free(&resp);
     return rc;
+}
+
+int vm_http_request_retry(vm_http_client *c, const vm_http_req *req, vm_http_resp *resp,
+                          const vm_http_retry *policy, vm_http_judge_fn judge, void *ctx,
+                          vm_err *err)
+{
+    long base = policy->base_ms > 0 ? policy->base_ms : 250;
+    long cap = policy->cap_ms > 0 ? policy->cap_ms : 15000;
+    long max_wait = policy->max_wait_ms > 0 ? policy->max_wait_ms : 60000;
+    for (int64_t attempt = 1;; attempt++) {
+        bool answered = false;
+        int rc = vm_http_request(c, req, resp, err);
+        if (rc == VM_OK) {
+            answered = true;
+            rc = judge(ctx, resp, err);
+        } else if (policy->prefix) {
+            vm_err_prefix(err, "%s", policy->prefix);
+        }
+        if (rc == VM_OK || !err->retriable || attempt > policy->max_retries)
+            return rc;
+        long wait;
+        if (answered && resp->retry_after_ms >= 0)
+            wait = resp->retry_after_ms < max_wait ? resp->retry_after_ms : max_wait;
+        else
+            wait = vm_backoff_ms((int)(attempt < 30 ? attempt : 30), base, cap, policy->seed);
+        vm_warn("%s; retry %" PRId64 " of %" PRId64 " in %ld ms", err->msg, attempt,
+                policy->max_retries, wait);
+        vm_sleep_ms(wait);
+    }
 }

@@ -110,6 +110,29 @@ int vm_http_check_status(const vm_http_resp *resp, vm_err *err);
 int vm_http_post_json(vm_http_client *c, const char *url, const char *const *headers,
                       const json_t *body, json_t **out_json, long *status, vm_err *err);
 
+/* Retrying requests: the one retry policy of the HTTP sources.
+ *
+ * judge() turns a received response into VM_OK or an error in err (its
+ * retriable bit decides), and is called only when a response arrived; a
+ * transport failure keeps vm_http_request's classified error, prefixed with
+ * `prefix`. A retriable error is retried at most max_retries times: after
+ * the server's Retry-After when the response had one (at most max_wait_ms),
+ * else after vm_backoff_ms(attempt, base_ms, cap_ms) (full jitter). Each
+ * retry logs one warning. Returns the last attempt's result. */
+typedef int (*vm_http_judge_fn)(void *ctx, const vm_http_resp *resp, vm_err *err);
+
+typedef struct vm_http_retry {
+    int64_t max_retries;  /* extra attempts after the first */
+    long base_ms, cap_ms; /* backoff (0: 250 and 15000) */
+    long max_wait_ms;     /* Retry-After ceiling (0: 60000) */
+    unsigned *seed;       /* rand_r state, per instance */
+    const char *prefix;   /* for transport errors: "qdrant: scroll: " */
+} vm_http_retry;
+
+int vm_http_request_retry(vm_http_client *c, const vm_http_req *req, vm_http_resp *resp,
+                          const vm_http_retry *policy, vm_http_judge_fn judge, void *ctx,
+                          vm_err *err);
+
 /* ------------------------------------------------- pure helpers (tested) */
 
 /* vm_code of a curl transport result and whether retrying may succeed. */

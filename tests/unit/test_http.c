@@ -299,6 +299,65 @@ static void test_rate_limited(void **st)
     srv_stop(s);
 }
 
+static int judge_status(void *ctx, const vm_http_resp *resp, vm_err *err)
+{
+    (*(int *)ctx)++;
+    return vm_http_check_status(resp, err);
+}
+
+/* The shared retry policy: retriable answers are retried max_retries times
+ * (Retry-After honoured, else backoff), fatal ones are not. */
+static void test_request_retry(void **st)
+{
+    (void)st;
+    static const struct {
+        int status;
+        const char *headers;
+        int want_requests;
+        vm_code want;
+    } cases[] = {
+        {429, "Retry-After: 0\r\n", 3, VM_ERR_RATE_LIMITED},
+        {503, "", 3, VM_ERR_UNAVAILABLE},
+        {400, "", 1, VM_ERR_INVALID},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        test_srv *s = srv_start(SRV_RESPOND, cases[k].status, cases[k].headers, "{}", 2);
+        vm_http_client *c = client_new(5000, 0);
+        char url[128];
+        srv_url(s, "/r", url, sizeof url);
+        vm_http_req req = {.method = "GET", .url = url};
+        vm_http_resp r = {0};
+        unsigned seed = 1;
+        int judged = 0;
+        vm_http_retry pol = {.max_retries = 2, .base_ms = 1, .cap_ms = 2, .seed = &seed};
+        vm_err e;
+        int rc = vm_http_request_retry(c, &req, &r, &pol, judge_status, &judged, &e);
+        if (rc != (int)cases[k].want)
+            fail_msg("case %zu: rc %d (%s)", k, rc, e.msg);
+        assert_int_equal(atomic_load(&s->requests), cases[k].want_requests);
+        assert_int_equal(judged, cases[k].want_requests);
+        vm_http_resp_free(&r);
+        vm_http_client_free(c);
+        srv_stop(s);
+    }
+    /* a success on the first answer is returned at once */
+    test_srv *s = srv_start(SRV_RESPOND, 200, "", "{}", 2);
+    vm_http_client *c = client_new(5000, 0);
+    char url[128];
+    srv_url(s, "/ok", url, sizeof url);
+    vm_http_req req = {.method = "GET", .url = url};
+    vm_http_resp r = {0};
+    unsigned seed = 1;
+    int judged = 0;
+    vm_http_retry pol = {.max_retries = 5, .seed = &seed};
+    vm_err e;
+    assert_int_equal(vm_http_request_retry(c, &req, &r, &pol, judge_status, &judged, &e), VM_OK);
+    assert_int_equal(atomic_load(&s->requests), 1);
+    vm_http_resp_free(&r);
+    vm_http_client_free(c);
+    srv_stop(s);
+}
+
 static void test_unavailable_snippet(void **st)
 {
     (void)st;
@@ -755,6 +814,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_post_json_ok),
         cmocka_unit_test(test_rate_limited),
+        cmocka_unit_test(test_request_retry),
         cmocka_unit_test(test_unavailable_snippet),
         cmocka_unit_test(test_too_large_status),
         cmocka_unit_test(test_auth_fatal_and_redacted),

@@ -97,10 +97,14 @@ int vm_pc_ensure_client(vm_pc *st, vm_err *err)
     return VM_OK;
 }
 
-static void vm_pc_sleep_ms(long ms)
+/* Retriable statuses (429, 408, 5xx but 413) are errors to retry; any
+ * other answer goes back to the caller, which reads its status. */
+static int vm_pc_judge(void *ctx, const vm_http_resp *resp, vm_err *err)
 {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
+    (void)ctx;
+    bool again;
+    vm_http_classify_status(resp->status, &again);
+    return again && resp->status != 413 ? vm_http_check_status(resp, err) : VM_OK;
 }
 
 int vm_pc_request(vm_pc *st, const char *method, const char *url, const char *body,
@@ -114,34 +118,9 @@ int vm_pc_request(vm_pc *st, const char *method, const char *url, const char *bo
     vm_http_req req = {.method = method, .url = url, .headers = hdrs, .body = body,
                        .body_len = body ? strlen(body) : 0};
     unsigned seed = (unsigned)time(NULL) ^ (unsigned)(uintptr_t)st;
-    for (int attempt = 0;; attempt++) {
-        rc = vm_http_request(st->http, &req, resp, err);
-        bool again;
-        long wait = -1;
-        if (rc != VM_OK) {
-            again = err->retriable;
-        } else {
-            vm_http_classify_status(resp->status, &again);
-            again = again && resp->status != 413;
-            wait = resp->retry_after_ms;
-        }
-        if (!again || attempt >= st->retries)
-            return rc;
-        if (wait < 0) { /* capped exponential backoff with full jitter */
-            long cap = 250L << (attempt < 6 ? attempt : 6);
-            wait = (long)(rand_r(&seed) % (unsigned)(cap + 1));
-        }
-        if (wait > 60000)
-            wait = 60000;
-        if (rc != VM_OK)
-            vm_info("pinecone: %s; retrying in %ld ms (attempt %d of %" PRId64 ")", err->msg,
-                    wait, attempt + 2, st->retries + 1);
-        else
-            vm_info("pinecone: %s: HTTP %ld; retrying in %ld ms (attempt %d of %" PRId64 ")",
-                    resp->where ? resp->where : "request", resp->status, wait, attempt + 2,
-                    st->retries + 1);
-        vm_pc_sleep_ms(wait);
-    }
+    vm_http_retry policy = {.max_retries = st->retries, .base_ms = 250, .cap_ms = 16000,
+                            .max_wait_ms = 60000, .seed = &seed};
+    return vm_http_request_retry(st->http, &req, resp, &policy, vm_pc_judge, NULL, err);
 }
 
 int vm_pc_status_error(const vm_pc *st, const vm_http_resp *resp, const char *what, vm_err *err)

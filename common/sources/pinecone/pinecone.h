@@ -236,9 +236,10 @@ typedef struct vm_pc {
 int vm_pc_ensure_client(vm_pc *st, vm_err *err);
 int vm_pc_describe(vm_pc *st, vm_err *err);
 int vm_pc_stats(vm_pc *st, vm_err *err);
-/* One request with retries of transport faults, 408, 429 (Retry-After
- * honoured) and 5xx. Returns 0 with *resp filled for any final status;
- * the caller maps non-2xx with vm_pc_status_error. */
+/* One request through vm_http_request_retry: transport faults, 408, 429
+ * (Retry-After honoured) and 5xx are retried `retries` times and, when they
+ * persist, returned as that error. Any other answer returns 0 with *resp
+ * filled; the caller maps non-2xx with vm_pc_status_error. */
 int vm_pc_request(vm_pc *st, const char *method, const char *url, const char *body,
                   vm_http_resp *resp, vm_err *err);
 /* Non-2xx -> the classified error "pinecone: <what>: HTTP n: <server's

@@ -73,12 +73,6 @@ static const vm_conf_entry vm_qd_table[] = {
 
 /* ------------------------------------------------------------- HTTP */
 
-static void vm_qd_sleep_ms(long ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0)
-        ;
-}
 
 /* Percent-encode a path segment (unreserved characters kept). */
 static void vm_qd_escape(vm_buf *b, const char *s)
@@ -116,10 +110,22 @@ static int vm_qd_status_error(vm_qd *st, const char *what, vm_err *err)
                       msg);
 }
 
+typedef struct vm_qd_judge_ctx {
+    vm_qd *st;
+    const char *what;
+} vm_qd_judge_ctx;
+
+static int vm_qd_judge(void *ctx, const vm_http_resp *resp, vm_err *err)
+{
+    vm_qd_judge_ctx *j = ctx;
+    if (resp->status >= 200 && resp->status < 300)
+        return VM_OK;
+    return vm_qd_status_error(j->st, j->what, err);
+}
+
 int vm_qd_call(vm_qd *st, const char *method, const char *suffix, const char *body,
                size_t blen, const char *what, vm_err *err)
 {
-    int rc;
     vm_buf url;
     vm_buf_init(&url);
     vm_buf_puts(&url, st->base);
@@ -130,32 +136,14 @@ int vm_qd_call(vm_qd *st, const char *method, const char *suffix, const char *bo
                               st->key_header, NULL};
     vm_http_req req = {.method = method, .url = vm_buf_cstr(&url), .headers = headers,
                        .body = body, .body_len = blen};
-    for (int64_t attempt = 0;; attempt++) {
-        rc = vm_http_request(st->http, &req, &st->resp, err);
-        if (rc == VM_OK) {
-            if (st->resp.status >= 200 && st->resp.status < 300)
-                break;
-            rc = vm_qd_status_error(st, what, err);
-        } else {
-            vm_err_prefix(err, "qdrant: %s: ", what);
-        }
-        if (!err->retriable || attempt >= st->retries)
-            break;
-        long wait;
-        if (rc != VM_OK && st->resp.retry_after_ms >= 0 && st->resp.status) {
-            wait = st->resp.retry_after_ms;
-            if (wait > VM_QD_MAX_RETRY_AFTER_MS)
-                wait = VM_QD_MAX_RETRY_AFTER_MS;
-        } else {
-            long cap = VM_QD_BACKOFF_BASE_MS << (attempt < 6 ? attempt : 6);
-            if (cap > VM_QD_BACKOFF_CAP_MS)
-                cap = VM_QD_BACKOFF_CAP_MS;
-            wait = (long)(rand_r(&st->seed) % (unsigned)(cap + 1)); /* full jitter */
-        }
-        vm_warn("%s; retry %" PRId64 " of %" PRId64 " in %ld ms", err->msg, attempt + 1,
-                st->retries, wait);
-        vm_qd_sleep_ms(wait);
-    }
+    char prefix[96];
+    snprintf(prefix, sizeof prefix, "qdrant: %s: ", what);
+    vm_http_retry policy = {.max_retries = st->retries, .base_ms = VM_QD_BACKOFF_BASE_MS,
+                            .cap_ms = VM_QD_BACKOFF_CAP_MS,
+                            .max_wait_ms = VM_QD_MAX_RETRY_AFTER_MS, .seed = &st->seed,
+                            .prefix = prefix};
+    vm_qd_judge_ctx j = {st, what};
+    int rc = vm_http_request_retry(st->http, &req, &st->resp, &policy, vm_qd_judge, &j, err);
     vm_buf_release(&url);
     return rc;
 }

@@ -110,45 +110,23 @@ void vm_tc_body_head(const vm_tc *st, vm_buf *b)
     vm_buf_printf(b, ",\"readConsistency\":\"%s\"", vm_tc_consistency(st));
 }
 
-static void vm_tc_sleep_ms(long ms)
+static int vm_tc_judge(void *ctx, const vm_http_resp *resp, vm_err *err)
 {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0)
-        ;
+    return vm_tc_envelope(resp->status, resp->body, resp->body_len, ctx, err);
 }
 
 int vm_tc_post(vm_tc *st, const char *path, const char *body, size_t len, vm_err *err)
 {
-    char url[2304];
+    char url[2304], prefix[96];
     snprintf(url, sizeof url, "%s/%s", st->base, path);
+    snprintf(prefix, sizeof prefix, "tencent %s: ", path);
     const char *headers[] = {"Content-Type: application/json", st->auth, NULL};
     vm_http_req req = {.method = "POST", .url = url, .headers = headers, .body = body,
                        .body_len = len};
-    for (int attempt = 0;; attempt++) {
-        int rc = vm_http_request(st->http, &req, &st->resp, err);
-        if (rc == VM_OK)
-            rc = vm_tc_envelope(st->resp.status, st->resp.body, st->resp.body_len, path, err);
-        else
-            vm_err_prefix(err, "tencent %s: ", path);
-        if (rc == VM_OK)
-            return VM_OK;
-        if (!err->retriable || attempt >= st->max_retries)
-            return rc;
-        long wait;
-        if (rc != VM_ERR_NOMEM && st->resp.body && st->resp.retry_after_ms >= 0) {
-            wait = st->resp.retry_after_ms > 60000 ? 60000 : st->resp.retry_after_ms;
-        } else {
-            long ceiling = 200;
-            for (int i = 0; i < attempt && ceiling < 10000; i++)
-                ceiling *= 2;
-            if (ceiling > 10000)
-                ceiling = 10000;
-            wait = (long)(rand_r(&st->seed) % (unsigned)(ceiling + 1));
-        }
-        vm_warn("%s; retry %d of %" PRId64 " in %ld ms", err->msg, attempt + 1, st->max_retries,
-                wait);
-        vm_tc_sleep_ms(wait);
-    }
+    vm_http_retry policy = {.max_retries = st->max_retries, .base_ms = 200, .cap_ms = 10000,
+                            .max_wait_ms = 60000, .seed = &st->seed, .prefix = prefix};
+    return vm_http_request_retry(st->http, &req, &st->resp, &policy, vm_tc_judge, (void *)path,
+                                 err);
 }
 
 /* POST with a body of `{<head>,<rest>}`; rest may be NULL. */
