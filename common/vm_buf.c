@@ -77,8 +77,7 @@ void vm_buf_i64(vm_buf *b, int64_t v)
     vm_buf_append(b, tmp, (size_t)n);
 }
 
-/* Length of the valid UTF-8 sequence at s (max n bytes), or 0 if invalid. */
-static size_t vm_utf8_len(const unsigned char *s, size_t n)
+size_t vm_utf8_len(const unsigned char *s, size_t n)
 {
     unsigned char c = s[0];
     size_t len;

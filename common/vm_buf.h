@@ -30,6 +30,10 @@ void vm_buf_putc(vm_buf *b, char c);
 void vm_buf_printf(vm_buf *b, const char *fmt, ...) VM_PRINTF(2, 3);
 void vm_buf_i64(vm_buf *b, int64_t v);
 /* JSON string literal with quotes; invalid UTF-8 bytes become U+FFFD. */
+/* Length of the valid UTF-8 sequence at s (at most n bytes, n >= 1): 1..4,
+ * or 0 when invalid (overlong, surrogate, above U+10FFFF, truncated). */
+size_t vm_utf8_len(const unsigned char *s, size_t n);
+
 void vm_buf_json_str(vm_buf *b, const char *s, size_t n);
 /* Shortest decimal that reads back (strtof) as the same float32 bits.
  * NaN and infinities cannot be represented in JSON: they set failed and

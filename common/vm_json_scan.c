@@ -8,6 +8,7 @@
  * one per lifted field).
  */
 #include "vm_json_scan.h"
+#include "vm_buf.h"
 #include "vm_mem.h"
 
 #include <errno.h>
@@ -71,31 +72,6 @@ static int vm_hex4(const char *p, unsigned *out)
     return 0;
 }
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
-static size_t vm_utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t len;
-    unsigned cp;
-    if (c < 0x80)
-        return 1;
-    if ((c & 0xe0) == 0xc0) { len = 2; cp = c & 0x1f; }
-    else if ((c & 0xf0) == 0xe0) { len = 3; cp = c & 0x0f; }
-    else if ((c & 0xf8) == 0xf0) { len = 4; cp = c & 0x07; }
-    else return 0;
-    if (len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-        cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
-
 /* The string at pos (which is '"'); *esc says whether it has escapes. */
 static int vm_jsc_string(vm_jsc *c, bool *esc)
 {
@@ -152,7 +128,7 @@ static int vm_jsc_string(vm_jsc *c, bool *esc)
             c->pos = i;
             return vm_jsc_fail(c, "control character in string");
         }
-        size_t l = vm_utf8_seq(s + i, n - i);
+        size_t l = vm_utf8_len(s + i, n - i);
         if (l == 0) {
             c->pos = i;
             return vm_jsc_fail(c, "invalid UTF-8 in string");
