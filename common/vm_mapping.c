@@ -854,8 +854,7 @@ static int vm_build_fields(vm_mctx *c, vm_err *err)
             }
             continue;
         }
-        vm_field f = *sf;
-        f.partition_key = false;
+        vm_field f = *sf; /* a source's partition key stays one (Milvus sources) */
         char *name = NULL;
         char kname[256];
         if (ei >= 0)
@@ -1194,7 +1193,13 @@ static int vm_resolve_collection(vm_mctx *c, vm_err *err)
     } else {
         t->enable_dynamic = want_meta;
     }
-    /* partition key */
+    /* partition key: the mapping's choice replaces the source's */
+    if (c->coll.partition_key || c->coll.partitions_from)
+        for (size_t i = 0; i < t->nfields; i++)
+            t->fields[i].partition_key = false;
+    bool src_pkey = false;
+    for (size_t i = 0; i < t->nfields; i++)
+        src_pkey |= t->fields[i].partition_key;
     if (c->coll.partition_key) {
         int i = vm_find_target(c, c->coll.partition_key);
         if (i < 0)
@@ -1218,7 +1223,7 @@ static int vm_resolve_collection(vm_mctx *c, vm_err *err)
                                  VM_KP(c, kp, "collection.partition_key"),
                                  "'%s' is the primary key; Milvus needs another field", f->name);
         f->partition_key = true;
-    } else if (c->coll.num_partitions) {
+    } else if (c->coll.num_partitions && !src_pkey) {
         return vm_conf_error(c->where, err, VM_ERR_INVALID,
                              VM_KP(c, kp, "collection.num_partitions"),
                              "applies only with collection.partition_key");
@@ -1248,7 +1253,7 @@ static int vm_resolve_collection(vm_mctx *c, vm_err *err)
         return vm_nomem(err);
     json_object_set_new(r->params, "shardsNum", json_integer(c->coll.shards));
     json_object_set_new(r->params, "consistencyLevel", json_string(vm_levels[c->coll.consistency]));
-    if (c->coll.partition_key)
+    if (c->coll.partition_key || src_pkey)
         json_object_set_new(r->params, "partitionsNum",
                             json_integer(c->coll.num_partitions ? c->coll.num_partitions : 64));
     /* index */

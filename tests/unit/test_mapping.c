@@ -470,6 +470,27 @@ static void test_partitions(void **state)
     expect_error(v, "collection: {partitions_from: score}", "Int64 or VarChar");
 }
 
+/* A source's partition key (a Milvus source) is kept unless the mapping
+ * chooses another or explicit partitions. */
+static void test_source_partition_key(void **state)
+{
+    env *v = *state;
+    ((vm_field *)vm_schema_find(v->src, "uid"))->partition_key = true;
+    assert_int_equal(resolve(v, NULL), VM_OK);
+    assert_true(tf(v, "uid")->partition_key);
+    assert_int_equal(json_integer_value(json_object_get(v->r.params, "partitionsNum")), 64);
+    assert_int_equal(resolve(v, "collection: {num_partitions: 8}"), VM_OK);
+    assert_int_equal(json_integer_value(json_object_get(v->r.params, "partitionsNum")), 8);
+    assert_int_equal(resolve(v, "collection: {partition_key: my_tag}\n"
+                                "fields: [{source: my-tag, nullable: false}]"),
+                     VM_OK);
+    assert_false(tf(v, "uid")->partition_key);
+    assert_true(tf(v, "my_tag")->partition_key);
+    assert_int_equal(resolve(v, "collection: {partitions_from: uid}"), VM_OK);
+    assert_false(tf(v, "uid")->partition_key);
+    assert_null(json_object_get(v->r.params, "partitionsNum"));
+}
+
 static void test_collection_options(void **state)
 {
     env *v = *state;
@@ -669,6 +690,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_primary_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nullable_default, setup, teardown),
         cmocka_unit_test_setup_teardown(test_partitions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_source_partition_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_collection_options, setup, teardown),
         cmocka_unit_test_setup_teardown(test_index, setup, teardown),
         cmocka_unit_test_setup_teardown(test_limits, setup, teardown),

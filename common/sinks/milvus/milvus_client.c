@@ -193,6 +193,12 @@ int vm_milvus_callj(vm_milvus *m, const char *endpoint, json_t *body, json_t **d
     return rc;
 }
 
+const char *vm_milvus_last_body(const vm_milvus *m, size_t *len)
+{
+    *len = m->resp.body ? m->resp.body_len : 0;
+    return m->resp.body ? m->resp.body : "";
+}
+
 int vm_milvus_has(vm_milvus *m, const char *collection, bool *exists, vm_err *err)
 {
     json_t *body = json_pack("{s:s}", "collectionName", collection), *data = NULL;

@@ -45,6 +45,9 @@ int vm_milvus_call(vm_milvus *m, const char *endpoint, const char *body, size_t 
 /* Same with a jansson body; dbName is set when the client has one. */
 int vm_milvus_callj(vm_milvus *m, const char *endpoint, json_t *body, json_t **data,
                     vm_err *err);
+/* The raw text of the last answer (valid until the next call), for callers
+ * that decode `data` themselves (numbers as the server spelled them). */
+const char *vm_milvus_last_body(const vm_milvus *m, size_t *len);
 
 int vm_milvus_has(vm_milvus *m, const char *collection, bool *exists, vm_err *err);
 int vm_milvus_create(vm_milvus *m, const vm_schema *s, const json_t *params,
