@@ -5,6 +5,7 @@
 #include "vm_mem.h"
 
 #include <assert.h>
+#include <stdlib.h>
 #include <string.h>
 
 static bool vm_col_is_var(vm_dtype t)
@@ -412,4 +413,41 @@ size_t vm_batch_bytes(const vm_batch *b)
         n += c->width * b->nrows + c->arena_len + c->sp_len * 8;
     }
     return n;
+}
+
+typedef struct vm_sparse_pair {
+    uint32_t idx;
+    float val;
+} vm_sparse_pair;
+
+static int vm_sparse_pair_cmp(const void *a, const void *b)
+{
+    uint32_t x = ((const vm_sparse_pair *)a)->idx, y = ((const vm_sparse_pair *)b)->idx;
+    return x < y ? -1 : x > y;
+}
+
+int vm_sparse_sort(uint32_t *idx, float *val, size_t n, uint32_t *dup)
+{
+    bool sorted = true;
+    for (size_t i = 1; i < n && sorted; i++)
+        sorted = idx[i - 1] < idx[i];
+    if (!sorted) {
+        vm_sparse_pair *pp = vm_malloc(n * sizeof *pp);
+        if (!pp)
+            return VM_ERR_NOMEM;
+        for (size_t i = 0; i < n; i++)
+            pp[i] = (vm_sparse_pair){idx[i], val[i]};
+        qsort(pp, n, sizeof *pp, vm_sparse_pair_cmp);
+        for (size_t i = 0; i < n; i++) {
+            idx[i] = pp[i].idx;
+            val[i] = pp[i].val;
+        }
+        vm_free(pp);
+        for (size_t i = 1; i < n; i++)
+            if (idx[i - 1] == idx[i]) {
+                *dup = idx[i];
+                return VM_ERR_INVALID;
+            }
+    }
+    return VM_OK;
 }

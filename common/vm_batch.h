@@ -81,6 +81,13 @@ void *vm_batch_vector(vm_batch *b, size_t col, size_t row);
 int vm_batch_set_sparse(vm_batch *b, size_t col, size_t row, const uint32_t *idx,
                         const float *val, size_t nnz, vm_err *err);
 
+/* Put a sparse vector's entries in increasing index order, as Milvus and
+ * vm_batch_set_sparse want them (sources may send any order): sorts
+ * idx/val together in place. VM_OK; VM_ERR_INVALID when an index appears
+ * twice, with that index in *dup (the caller names row and field);
+ * VM_ERR_NOMEM. Sets no message. */
+int vm_sparse_sort(uint32_t *idx, float *val, size_t n, uint32_t *dup);
+
 /* Getters (no checks beyond asserts: the caller knows the column type). */
 bool vm_batch_is_null(const vm_batch *b, size_t col, size_t row);
 bool vm_batch_get_bool(const vm_batch *b, size_t col, size_t row);

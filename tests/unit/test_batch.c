@@ -185,9 +185,33 @@ static void test_nomem(void **st)
     vm_schema_free(s);
 }
 
+static void test_sparse_sort(void **st)
+{
+    (void)st;
+    uint32_t idx[] = {9, 2, 4000000000u, 0};
+    float val[] = {0.9f, 0.2f, 4.0f, 0.0f};
+    uint32_t dup = 7;
+    assert_int_equal(vm_sparse_sort(idx, val, 4, &dup), VM_OK);
+    const uint32_t wi[] = {0, 2, 9, 4000000000u};
+    const float wv[] = {0.0f, 0.2f, 0.9f, 4.0f};
+    assert_memory_equal(idx, wi, sizeof wi);
+    assert_memory_equal(val, wv, sizeof wv);
+    assert_int_equal(dup, 7); /* untouched without a repeat */
+    uint32_t d2[] = {5, 3, 5};
+    float v2[] = {1, 2, 3};
+    assert_int_equal(vm_sparse_sort(d2, v2, 3, &dup), VM_ERR_INVALID);
+    assert_int_equal(dup, 5);
+    uint32_t d3[] = {1, 1};
+    float v3[] = {1, 2};
+    assert_int_equal(vm_sparse_sort(d3, v3, 2, &dup), VM_ERR_INVALID);
+    assert_int_equal(dup, 1);
+    assert_int_equal(vm_sparse_sort(NULL, NULL, 0, &dup), VM_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sparse_sort),
         cmocka_unit_test(test_fill_grow_reuse),
         cmocka_unit_test(test_checks),
         cmocka_unit_test(test_nomem),

@@ -292,17 +292,6 @@ static void vm_mvs_skip_ws(const char *s, size_t *p, size_t end)
         (*p)++;
 }
 
-typedef struct vm_sp_pair {
-    uint32_t i;
-    float v;
-} vm_sp_pair;
-
-static int vm_sp_cmp(const void *a, const void *b)
-{
-    uint32_t x = ((const vm_sp_pair *)a)->i, y = ((const vm_sp_pair *)b)->i;
-    return x < y ? -1 : x > y;
-}
-
 int vm_mvs_sparse_parse(const char *s, vm_json_span v, vm_mvs_scratch *scr, size_t *nnz,
                         vm_err *err)
 {
@@ -312,8 +301,6 @@ int vm_mvs_sparse_parse(const char *s, vm_json_span v, vm_mvs_scratch *scr, size
                           vm_json_kind_name(v.kind));
     /* the span was validated by the scanner: walk members by hand */
     size_t p = v.off + 1, end = v.off + v.len - 1, n = 0;
-    vm_sp_pair *pairs = NULL;
-    size_t pcap = 0;
     int rc = VM_OK;
     for (;;) {
         vm_mvs_skip_ws(s, &p, end);
@@ -360,42 +347,31 @@ int vm_mvs_sparse_parse(const char *s, vm_json_span v, vm_mvs_scratch *scr, size
                             idx);
             goto cleanup;
         }
-        if (vm_grow((void **)&pairs, &pcap, n + 1, sizeof *pairs) != 0) {
-            rc = vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
-            goto cleanup;
+        if (n + 1 > scr->cap) {
+            size_t c1 = scr->cap, c2 = scr->cap;
+            if (vm_grow((void **)&scr->idx, &c1, n + 1, sizeof *scr->idx) != 0 ||
+                vm_grow((void **)&scr->val, &c2, n + 1, sizeof *scr->val) != 0) {
+                rc = vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
+                goto cleanup;
+            }
+            scr->cap = c1 < c2 ? c1 : c2;
         }
-        pairs[n].i = (uint32_t)idx;
-        pairs[n].v = f;
+        scr->idx[n] = (uint32_t)idx;
+        scr->val[n] = f;
         n++;
     }
-    if (n > 1)
-        qsort(pairs, n, sizeof *pairs, vm_sp_cmp);
-    for (size_t i = 1; i < n; i++)
-        if (pairs[i].i == pairs[i - 1].i) {
-            rc = vm_err_set(err, VM_ERR_PROTOCOL, false, "sparse vector: index %u twice",
-                            pairs[i].i);
-            goto cleanup;
-        }
-    if (n > scr->cap) {
-        uint32_t *ni = vm_realloc(scr->idx, n * sizeof *ni);
-        if (ni)
-            scr->idx = ni;
-        float *nv = vm_realloc(scr->val, n * sizeof *nv);
-        if (nv)
-            scr->val = nv;
-        if (!ni || !nv) {
-            rc = vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
-            goto cleanup;
-        }
-        scr->cap = n;
+    uint32_t dup;
+    int src = vm_sparse_sort(scr->idx, scr->val, n, &dup);
+    if (src == VM_ERR_NOMEM) {
+        rc = vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
+        goto cleanup;
     }
-    for (size_t i = 0; i < n; i++) {
-        scr->idx[i] = pairs[i].i;
-        scr->val[i] = pairs[i].v;
+    if (src != VM_OK) {
+        rc = vm_err_set(err, VM_ERR_PROTOCOL, false, "sparse vector: index %u twice", dup);
+        goto cleanup;
     }
     *nnz = n;
 cleanup:
-    vm_free(pairs);
     return rc;
 }
 

@@ -369,17 +369,6 @@ void vm_pc_sparse_release(vm_pc_sparse *sp)
     *sp = (vm_pc_sparse){0};
 }
 
-typedef struct vm_pc_pair {
-    uint32_t i;
-    float v;
-} vm_pc_pair;
-
-static int vm_pc_cmp_pair(const void *a, const void *b)
-{
-    uint32_t x = ((const vm_pc_pair *)a)->i, y = ((const vm_pc_pair *)b)->i;
-    return x < y ? -1 : x > y;
-}
-
 int vm_pc_parse_sparse(const char *s, vm_json_span obj, vm_pc_sparse *sp, const char *id,
                        vm_err *err)
 {
@@ -408,7 +397,6 @@ int vm_pc_parse_sparse(const char *s, vm_json_span obj, vm_pc_sparse *sp, const 
     vm_json_iter_init(&a, s, ind);
     vm_json_iter_init(&b, s, val);
     vm_json_span ea, eb;
-    bool sorted = true;
     for (;;) {
         bool ha = vm_json_iter_next(&a, &ea), hb = vm_json_iter_next(&b, &eb);
         if (!ha && !hb)
@@ -439,30 +427,17 @@ int vm_pc_parse_sparse(const char *s, vm_json_span obj, vm_pc_sparse *sp, const 
                 return vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
             sp->cap = c1 < c2 ? c1 : c2;
         }
-        if (sp->nnz && sp->idx[sp->nnz - 1] >= (uint32_t)ix)
-            sorted = false;
         sp->idx[sp->nnz] = (uint32_t)ix;
         sp->val[sp->nnz] = f;
         sp->nnz++;
     }
-    if (!sorted) {
-        vm_pc_pair *pp = vm_malloc(sp->nnz * sizeof *pp);
-        if (!pp)
-            return vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
-        for (size_t i = 0; i < sp->nnz; i++)
-            pp[i] = (vm_pc_pair){sp->idx[i], sp->val[i]};
-        qsort(pp, sp->nnz, sizeof *pp, vm_pc_cmp_pair);
-        for (size_t i = 0; i < sp->nnz; i++) {
-            sp->idx[i] = pp[i].i;
-            sp->val[i] = pp[i].v;
-        }
-        vm_free(pp);
-    }
-    for (size_t i = 1; i < sp->nnz; i++)
-        if (sp->idx[i] == sp->idx[i - 1])
-            return vm_err_set(err, VM_ERR_INVALID, false,
-                              "pinecone: record '%.100s': sparse index %u appears twice", id,
-                              sp->idx[i]);
+    uint32_t dup;
+    int src = vm_sparse_sort(sp->idx, sp->val, sp->nnz, &dup);
+    if (src == VM_ERR_NOMEM)
+        return vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
+    if (src != VM_OK)
+        return vm_err_set(err, VM_ERR_INVALID, false,
+                          "pinecone: record '%.100s': sparse index %u appears twice", id, dup);
     return VM_OK;
 }
 

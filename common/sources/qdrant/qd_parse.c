@@ -609,17 +609,6 @@ static int vm_qd_grow_scratch(vm_qd_scratch *scr, size_t need, vm_err *err)
     return VM_OK;
 }
 
-typedef struct vm_qd_pair {
-    uint32_t idx;
-    float val;
-} vm_qd_pair;
-
-static int vm_qd_cmp_pair(const void *a, const void *b)
-{
-    uint32_t x = ((const vm_qd_pair *)a)->idx, y = ((const vm_qd_pair *)b)->idx;
-    return x < y ? -1 : x > y;
-}
-
 static int vm_qd_dense(const char *s, vm_json_span sp, vm_batch *b, size_t col, size_t row,
                        const char *idt, const char *field, vm_err *err)
 {
@@ -714,29 +703,15 @@ static int vm_qd_sparse(const char *s, vm_json_span sp, vm_batch *b, size_t col,
         return vm_err_set(err, VM_ERR_INVALID, false,
                           "qdrant: point %s, field '%s': %zu sparse indices but %zu values", idt,
                           field, n, nv);
-    bool sorted = true;
-    for (size_t i = 1; i < n; i++)
-        sorted &= scr->idx[i - 1] < scr->idx[i];
-    if (!sorted) {
-        /* Qdrant keeps indices as given; Milvus wants them increasing */
-        vm_qd_pair *pp = vm_malloc(n * sizeof *pp);
-        if (!pp)
-            return vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
-        for (size_t i = 0; i < n; i++)
-            pp[i] = (vm_qd_pair){scr->idx[i], scr->val[i]};
-        qsort(pp, n, sizeof *pp, vm_qd_cmp_pair);
-        for (size_t i = 0; i < n; i++) {
-            scr->idx[i] = pp[i].idx;
-            scr->val[i] = pp[i].val;
-        }
-        vm_free(pp);
-        for (size_t i = 1; i < n; i++)
-            if (scr->idx[i - 1] == scr->idx[i])
-                return vm_err_set(err, VM_ERR_INVALID, false,
-                                  "qdrant: point %s, field '%s': sparse index %" PRIu32
-                                  " appears twice",
-                                  idt, field, scr->idx[i]);
-    }
+    /* Qdrant keeps indices as given; Milvus wants them increasing */
+    uint32_t dup;
+    int src = vm_sparse_sort(scr->idx, scr->val, n, &dup);
+    if (src == VM_ERR_NOMEM)
+        return vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
+    if (src != VM_OK)
+        return vm_err_set(err, VM_ERR_INVALID, false,
+                          "qdrant: point %s, field '%s': sparse index %" PRIu32 " appears twice",
+                          idt, field, dup);
     return vm_batch_set_sparse(b, col, row, scr->idx, scr->val, n, err);
 }
 

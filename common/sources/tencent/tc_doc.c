@@ -216,7 +216,6 @@ void vm_tc_scratch_free(vm_tc_scratch *s)
     vm_buf_release(&s->meta);
     vm_free(s->sp_idx);
     vm_free(s->sp_val);
-    vm_free(s->sp_pairs);
     vm_free(s->docs);
     vm_free(s->keys);
     vm_free(s->spans);
@@ -308,17 +307,6 @@ int vm_tc_scan_page(const char *body, size_t len, const char *key_field, vm_tc_s
     return VM_OK;
 }
 
-typedef struct vm_tc_pair {
-    uint32_t idx;
-    float val;
-} vm_tc_pair;
-
-static int vm_tc_pair_cmp(const void *a, const void *b)
-{
-    uint32_t x = ((const vm_tc_pair *)a)->idx, y = ((const vm_tc_pair *)b)->idx;
-    return x < y ? -1 : x > y;
-}
-
 /* strtof of the number token doc[sp]: exact float32, finite. */
 static int vm_tc_f32(const char *doc, const vm_json_span *sp, float *out)
 {
@@ -366,26 +354,23 @@ static int vm_tc_sparse(const vm_tc_layout *L, const char *doc, vm_json_span sp,
             goto bad;
         }
         if (nnz + 1 > s->sp_cap) {
-            size_t c1 = s->sp_cap, c2 = s->sp_cap, c3 = s->sp_cap;
+            size_t c1 = s->sp_cap, c2 = s->sp_cap;
             if (vm_grow((void **)&s->sp_idx, &c1, nnz + 1, sizeof *s->sp_idx) != 0 ||
-                vm_grow((void **)&s->sp_val, &c2, nnz + 1, sizeof *s->sp_val) != 0 ||
-                vm_grow(&s->sp_pairs, &c3, nnz + 1, sizeof(vm_tc_pair)) != 0)
+                vm_grow((void **)&s->sp_val, &c2, nnz + 1, sizeof *s->sp_val) != 0)
                 return vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
-            s->sp_cap = c1 < c2 ? (c1 < c3 ? c1 : c3) : (c2 < c3 ? c2 : c3);
+            s->sp_cap = c1 < c2 ? c1 : c2;
         }
-        ((vm_tc_pair *)s->sp_pairs)[nnz] = (vm_tc_pair){(uint32_t)idx, val};
+        s->sp_idx[nnz] = (uint32_t)idx;
+        s->sp_val[nnz] = val;
         nnz++;
     }
-    vm_tc_pair *pairs = s->sp_pairs;
-    if (nnz)
-        qsort(pairs, nnz, sizeof *pairs, vm_tc_pair_cmp);
-    for (size_t i = 0; i < nnz; i++) {
-        if (i && pairs[i].idx == pairs[i - 1].idx) {
-            what = "repeats a termId";
-            goto bad;
-        }
-        s->sp_idx[i] = pairs[i].idx;
-        s->sp_val[i] = pairs[i].val;
+    uint32_t dup;
+    int src = vm_sparse_sort(s->sp_idx, s->sp_val, nnz, &dup);
+    if (src == VM_ERR_NOMEM)
+        return vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
+    if (src != VM_OK) {
+        what = "repeats a termId";
+        goto bad;
     }
     return vm_batch_set_sparse(b, (size_t)L->col_sparse, row, s->sp_idx, s->sp_val, nnz, err);
 bad:

@@ -136,7 +136,6 @@ typedef struct vm_tc_scratch {
     vm_buf str, meta;
     uint32_t *sp_idx;
     float *sp_val;
-    void *sp_pairs; /* (termId, score) pairs before sorting */
     size_t sp_cap;
     vm_json_span *docs; /* document spans of the page */
     uint64_t *keys;     /* their key_field values */
