@@ -834,3 +834,67 @@ bool vm_json_iter_next(vm_json_iter *it, vm_json_span *elem)
     it->pos = c.pos;
     return true;
 }
+
+/* --- objects ---------------------------------------------------------- */
+
+bool vm_json_member_next(vm_json_iter *it, vm_json_span *key, vm_json_span *value)
+{
+    vm_jsc c = {.s = it->s, .n = it->end, .pos = it->pos};
+    vm_jsc_ws(&c);
+    if (c.pos < c.n && c.s[c.pos] == ',') {
+        c.pos++;
+        vm_jsc_ws(&c);
+    }
+    if (c.pos >= c.n || c.s[c.pos] != '"')
+        return false;
+    size_t ks = c.pos;
+    bool esc = false;
+    if (vm_jsc_string(&c, &esc) != VM_OK)
+        return false; /* not validated text */
+    key->off = ks;
+    key->len = c.pos - ks;
+    key->kind = VM_JSON_STRING;
+    vm_jsc_ws(&c);
+    if (c.pos >= c.n || c.s[c.pos] != ':')
+        return false;
+    c.pos++;
+    vm_jsc_ws(&c);
+    size_t start = c.pos;
+    vm_json_kind k = VM_JSON_MISSING;
+    if (vm_jsc_value(&c, &k) != VM_OK)
+        return false;
+    value->off = start;
+    value->len = c.pos - start;
+    value->kind = k;
+    it->pos = c.pos;
+    return true;
+}
+
+bool vm_json_key_eq(const char *s, vm_json_span k, const char *key)
+{
+    bool esc = memchr(s + k.off, '\\', k.len) != NULL;
+    return vm_key_eq(s, k.off, k.off + k.len, esc, key);
+}
+
+vm_json_num_rc vm_json_number_f32(const char *s, size_t n, float *out)
+{
+    char tmp[64];
+    char *p = tmp;
+    if (n == 0 || vm_number_len(s, n) != n)
+        return VM_JSON_NUM_SYNTAX;
+    if (n >= sizeof tmp && !(p = vm_malloc(n + 1)))
+        return VM_JSON_NUM_RANGE;
+    memcpy(p, s, n);
+    p[n] = '\0';
+    char *end;
+    float f = strtof(p, &end);
+    bool whole = end == p + n;
+    if (p != tmp)
+        vm_free(p);
+    if (!whole)
+        return VM_JSON_NUM_SYNTAX;
+    if (!isfinite(f))
+        return VM_JSON_NUM_RANGE;
+    *out = f;
+    return VM_JSON_NUM_OK;
+}

@@ -99,5 +99,17 @@ typedef struct vm_json_iter {
 } vm_json_iter;
 void vm_json_iter_init(vm_json_iter *it, const char *s, vm_json_span array);
 bool vm_json_iter_next(vm_json_iter *it, vm_json_span *elem);
+/* Members of an object span (validated text), in order: start with
+ * vm_json_iter_init(it, s, object); *key is the key literal (quotes
+ * included: compare with vm_json_key_eq, unescape with vm_json_unescape). */
+bool vm_json_member_next(vm_json_iter *it, vm_json_span *key, vm_json_span *value);
+/* Whether the key literal span k of validated text s equals key (UTF-8,
+ * after unescaping). */
+bool vm_json_key_eq(const char *s, vm_json_span k, const char *key);
+
+/* strtof of a JSON number token, never through double (double rounding
+ * would change bits): VM_JSON_NUM_OK for a finite float, RANGE when it
+ * overflows float, SYNTAX when s[0, n) is not a number. */
+vm_json_num_rc vm_json_number_f32(const char *s, size_t n, float *out);
 
 #endif

@@ -244,7 +244,9 @@ void vm_task_describe(const vm_task *t, char *buf, size_t size)
                  t->key_hi ? t->key_hi : "+inf", t->key_hi ? "'" : "", in);
         break;
     case VM_RANGE_SLICE:
-        snprintf(buf, size, "slice %" PRId32 "/%" PRId32 "%s", t->slice, t->slices, in);
+        /* a slice's scope is the point in time the slices share: long and opaque */
+        snprintf(buf, size, "slice %" PRId32 "/%" PRId32 "%s", t->slice, t->slices,
+                 t->scope ? " of a point in time" : "");
         break;
     default: snprintf(buf, size, "all%s", in); break;
     }

@@ -37,7 +37,8 @@ typedef struct vm_task {
     bool has_lo, has_hi;  /* INT/CTID/OFFSET bounds; absent = unbounded */
     int64_t lo, hi;
     char *key_lo, *key_hi; /* KEY bounds; NULL = unbounded */
-    char *scope;           /* namespace / partition / shard; NULL = none */
+    char *scope;           /* namespace / partition / shard; for slices the
+                              point-in-time id they share; NULL = none */
     int32_t slice, slices;
     int64_t est_rows;      /* planner's estimate, -1 when unknown */
 } vm_task;

@@ -8,7 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "vm_json_scan.h"
@@ -406,6 +408,62 @@ static void test_iter(void **state)
     assert_string_equal(vm_json_kind_name(VM_JSON_TRUE), "a boolean");
 }
 
+static void test_members(void **state)
+{
+    (void)state;
+    const char *t = "{ \"a\" : 1 , \"b\\u0063\":[1,{\"x\":2}],\"\":null }";
+    vm_json_span v, k, val;
+    vm_err err;
+    assert_int_equal(vm_json_check(t, strlen(t), &v, &err), VM_OK);
+    vm_json_iter it;
+    vm_json_iter_init(&it, t, v);
+    assert_true(vm_json_member_next(&it, &k, &val));
+    assert_true(vm_json_key_eq(t, k, "a"));
+    assert_false(vm_json_key_eq(t, k, "ab"));
+    assert_int_equal(val.kind, VM_JSON_NUMBER);
+    assert_memory_equal(t + val.off, "1", 1);
+    assert_true(vm_json_member_next(&it, &k, &val));
+    assert_true(vm_json_key_eq(t, k, "bc")); /* escaped key, compared unescaped */
+    assert_int_equal(val.kind, VM_JSON_ARRAY);
+    assert_int_equal(val.len, 11);
+    assert_true(vm_json_member_next(&it, &k, &val));
+    assert_true(vm_json_key_eq(t, k, ""));
+    assert_int_equal(val.kind, VM_JSON_NULL);
+    assert_false(vm_json_member_next(&it, &k, &val));
+    const char *e = "{}";
+    assert_int_equal(vm_json_check(e, 2, &v, &err), VM_OK);
+    vm_json_iter_init(&it, e, v);
+    assert_false(vm_json_member_next(&it, &k, &val));
+}
+
+static void test_number_f32(void **state)
+{
+    (void)state;
+    float f;
+    assert_int_equal(vm_json_number_f32("0.1", 3, &f), VM_JSON_NUM_OK);
+    assert_true(f == 0.1f);
+    /* a double-rounding case: strtod then (float) would give another float */
+    const char *dr = "1.00000005960464477550";
+    assert_int_equal(vm_json_number_f32(dr, strlen(dr), &f), VM_JSON_NUM_OK);
+    assert_true(f == strtof(dr, NULL));
+    assert_int_equal(vm_json_number_f32("-0", 2, &f), VM_JSON_NUM_OK);
+    assert_true(signbit(f));
+    assert_int_equal(vm_json_number_f32("1e-50", 5, &f), VM_JSON_NUM_OK); /* underflow: 0 */
+    assert_int_equal(vm_json_number_f32("3.5e38", 6, &f), VM_JSON_NUM_RANGE);
+    assert_int_equal(vm_json_number_f32("1e", 2, &f), VM_JSON_NUM_SYNTAX);
+    assert_int_equal(vm_json_number_f32("0x10", 4, &f), VM_JSON_NUM_SYNTAX);
+    assert_int_equal(vm_json_number_f32("inf", 3, &f), VM_JSON_NUM_SYNTAX);
+    assert_int_equal(vm_json_number_f32(" 1", 2, &f), VM_JSON_NUM_SYNTAX);
+    assert_int_equal(vm_json_number_f32("", 0, &f), VM_JSON_NUM_SYNTAX);
+    char longnum[200];
+    memset(longnum, '1', sizeof longnum - 1);
+    longnum[0] = '0';
+    longnum[1] = '.';
+    longnum[sizeof longnum - 1] = '\0';
+    assert_int_equal(vm_json_number_f32(longnum, strlen(longnum), &f), VM_JSON_NUM_OK);
+    assert_true(f == strtof(longnum, NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -413,6 +471,7 @@ int main(void)
         cmocka_unit_test(test_find),        cmocka_unit_test(test_find_many_paths),
         cmocka_unit_test(test_remove),      cmocka_unit_test(test_unescape),
         cmocka_unit_test(test_numbers),     cmocka_unit_test(test_iter),
+        cmocka_unit_test(test_members),     cmocka_unit_test(test_number_f32),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
