@@ -274,3 +274,94 @@ def test_query_and_lift(env, milvus, tmp_path, index):
     assert rep["counts"]["source_rows_start"] == len(want) == 2500
     check(env, milvus, coll, want, lifted=True)
     milvus.drop_collection(coll)
+
+
+class AuthProxy:
+    """An authentication-checking HTTP proxy in front of the test server (a
+    test fixture, not Elasticsearch or OpenSearch security, which the test
+    distributions lack): every request must carry the expected
+    Authorization header, else HTTP 401 with the servers' error shape."""
+
+    def __init__(self, upstream, expect):
+        import http.server
+        import threading
+        proxy = self
+        self.upstream, self.expect, self.seen = upstream, expect, []
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def _any(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                proxy.seen.append((self.command, self.path.split("?")[0],
+                                   self.headers.get("Authorization")))
+                if self.headers.get("Authorization") != proxy.expect:
+                    out = json.dumps({"error": {"root_cause": [{"type": "security_exception",
+                                      "reason": "unable to authenticate"}],
+                                      "type": "security_exception",
+                                      "reason": "unable to authenticate"}, "status": 401}).encode()
+                    self.send_response(401)
+                else:
+                    req = urllib.request.Request(proxy.upstream + self.path, data=body or None,
+                                                 method=self.command,
+                                                 headers={"Content-Type": "application/json"})
+                    try:
+                        with urllib.request.urlopen(req, timeout=60) as r:
+                            out, code = r.read(), r.status
+                    except urllib.error.HTTPError as e:
+                        out, code = e.read(), e.code
+                    self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(out)))
+                self.send_header("X-Test-Fixture", "auth-checking proxy")
+                self.end_headers()
+                self.wfile.write(out)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _any
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.url = "http://127.0.0.1:%d" % self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+
+
+def test_auth_headers_reach_the_server(env, milvus, tmp_path, index, monkeypatch):
+    """ApiKey (Elasticsearch) and Basic (both) on every request; a wrong
+    secret fails at plan in one line naming the key to check."""
+    server, name, docs = index
+    import base64
+    es = server.flavor == "elasticsearch"
+    key = "VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHAyYXhUTm1zeWFrdzl0dk5udw=="
+    expect = f"ApiKey {key}" if es else \
+        "Basic " + base64.b64encode(b"migrator:p\xc3\xa4ss:w").decode()
+    proxy = AuthProxy(server.base, expect)
+    try:
+        monkeypatch.setenv("VM_TEST_SECRET", key if es else "päss:w")
+        cred = {"api_key": "{env: VM_TEST_SECRET}"} if es else \
+            {"username": "migrator", "password": "{env: VM_TEST_SECRET}"}
+        coll = unique("srch_auth")
+        src = {"url": f'"{proxy.url}"', "index": f'"{name}"', "query": "{range: {n: {lt: 600}}}"}
+        src.update(cred)
+        j = write_job(tmp_path, env, unique("srch"), src, source_type=server.flavor,
+                      distributed=False, migration={"task_rows": 300, "batch_rows": 100},
+                      extra=f"mapping: {{collection: {{name: {coll}}}}}\n")
+        rep, log = migrate(env, tmp_path, j)
+        assert rep["counts"]["rows_written"] == 600
+        assert key not in log and "päss" not in log
+        paths = {(m, p) for m, p, _ in proxy.seen}
+        assert ("POST", f"/{name}/_count") in paths and ("GET", f"/{name}/_mapping") in paths
+        assert all(a == expect for _, _, a in proxy.seen), proxy.seen[:3]
+        milvus.drop_collection(coll)
+        # a wrong secret: one line, naming what to check, nothing created
+        monkeypatch.setenv("VM_TEST_SECRET", "wrong")
+        r = subprocess.run([env["VECMIG_BIN"], "plan", str(j)], capture_output=True, text=True,
+                           cwd=tmp_path, timeout=120)
+        assert r.returncode != 0
+        line = [ln for ln in r.stderr.splitlines() if "HTTP 401" in ln]
+        assert line and ("source.api_key" if es else "source.username") in line[0], r.stderr
+        assert "wrong" not in r.stderr
+    finally:
+        proxy.close()
