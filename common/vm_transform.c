@@ -60,6 +60,8 @@ typedef struct xf_val {
 /* Counters and scratch space of one conversion run. */
 typedef struct xf_ctx {
     int64_t truncated, changed;
+    const vm_batch *in; /* the batch being transformed, for messages */
+    int keycol;         /* its source primary key column, -1 if none */
     vm_buf text;  /* output text of the current value */
     vm_buf elem;  /* an array element's unescaped text */
 } xf_ctx;
@@ -74,6 +76,7 @@ typedef struct xf_step {
     const vm_field *tf;    /* target field (in t->dst, or t->meta_field) */
     const vm_field *sf;    /* source field (in t->src, or t->meta_field) */
     bool src_meta;         /* the source column is "$meta" */
+    const xf_ctx *x;       /* for messages: the row's key */
     const char *in_name;   /* the input batch column's name */
     int in_col;            /* cached index in the input batch */
     int out_col;
@@ -775,9 +778,24 @@ static int xf_put(vm_column *c, size_t r, const xf_val *v, vm_err *err)
     }
 }
 
+/* Name row r by its source key when the batch has it (the batch index
+ * means nothing to a user), else by its index in the batch. */
 static int xf_row_fail(const xf_step *st, size_t r, vm_err *err)
 {
-    return vm_err_prefix(err, "%s row %zu: ", st->label, r);
+    const xf_ctx *x = st->x;
+    if (x && x->in && x->keycol >= 0 && !vm_batch_is_null(x->in, (size_t)x->keycol, r)) {
+        const vm_column *kc = &x->in->cols[x->keycol];
+        if (kc->type == VM_T_VARCHAR) {
+            size_t n;
+            const char *k = vm_batch_get_str(x->in, (size_t)x->keycol, r, &n);
+            return vm_err_prefix(err, "%s row %s='%.*s'%s: ", st->label, kc->name,
+                                 (int)(n < 64 ? n : 64), k, n > 64 ? "..." : "");
+        }
+        if (kc->type >= VM_T_INT8 && kc->type <= VM_T_INT64)
+            return vm_err_prefix(err, "%s row %s=%lld: ", st->label, kc->name,
+                                 (long long)vm_batch_get_int(x->in, (size_t)x->keycol, r));
+    }
+    return vm_err_prefix(err, "%s row %zu of the batch: ", st->label, r);
 }
 
 /* A null result in row r: the default, null, or an error. */
@@ -1238,6 +1256,11 @@ int vm_transform_apply(vm_transform *t, vm_batch *in, const vm_batch **out, vm_e
     int rc;
     *out = NULL;
     x->changed = x->truncated = 0;
+    x->in = in;
+    const vm_field *key = vm_schema_primary(t->src);
+    x->keycol = key ? vm_batch_col(in, key->name) : -1;
+    for (size_t i = 0; i < t->nsteps; i++)
+        t->steps[i].x = x;
     if ((rc = vm_batch_reserve(t->out, nrows, err)) != VM_OK)
         return rc;
     for (size_t g = 0; g < t->ngroups; g++) {

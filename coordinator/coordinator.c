@@ -128,6 +128,31 @@ static int vm_coord_continue(vm_coord *c, vm_job_info *info, vm_err *err)
     return rc;
 }
 
+/* A task out of attempts: its task, range, attempts and last error to the
+ * dead-letter topic (the job then ends failed; the report lists it). */
+static int vm_coord_dead_letter(vm_coord *c, const vm_task_status *t, int64_t attempts,
+                                vm_err *err)
+{
+    char range[256], key[300];
+    vm_task_describe(&t->task, range, sizeof range);
+    vm_queue_task_key(c->job->job.id, t->id, key, sizeof key);
+    json_t *doc = json_pack("{s:s, s:i, s:o?, s:s, s:I, s:I, s:s?}", "job", c->job->job.id, "id",
+                            (int)t->id, "task", vm_task_to_json(&t->task), "range", range,
+                            "attempts", (json_int_t)attempts, "rows_written",
+                            (json_int_t)t->rows_written, "error", t->error);
+    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    if (!text)
+        return vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
+    int rc = vm_queue_dead_letter(c->queue, key, text, strlen(text), err);
+    free(text);
+    if (rc == VM_OK)
+        vm_error("task %u (%s) failed %" PRId64 " times, the last: %s; sent to the dead-letter "
+                 "topic, the job will end failed",
+                 t->id, range, attempts, t->error ? t->error : "?");
+    return rc;
+}
+
 /* Re-publish expired leases and retryable failures; returns the number of
  * tasks that failed for good in *dead. */
 static int vm_coord_repair(vm_coord *c, const vm_job_counters *k, int64_t *dead, vm_err *err)
@@ -165,10 +190,15 @@ static int vm_coord_repair(vm_coord *c, const vm_job_counters *k, int64_t *dead,
             memset(c->failures + c->nfailures, 0, (cap - c->nfailures) * sizeof *c->failures);
             c->nfailures = cap;
         }
+        if (c->failures[ts[i].id] >= c->job->migration.max_attempts) {
+            (*dead)++; /* dead-lettered in an earlier round */
+            continue;
+        }
         int64_t failed = ++c->failures[ts[i].id];
         if (failed >= c->job->migration.max_attempts) {
-            c->failures[ts[i].id]--; /* counted again next round, not grown */
             (*dead)++;
+            if ((rc = vm_coord_dead_letter(c, &ts[i], failed, err)) != VM_OK)
+                c->failures[ts[i].id]--; /* not sent: again next round */
             continue;
         }
         vm_warn("task %u failed (attempt %" PRId64 " of %" PRId64 "): %s; publishing it again",

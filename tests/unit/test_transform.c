@@ -331,10 +331,10 @@ static void test_int_conversions(void **state)
     assert_int_equal(get_int(o, "d", 0), -32768);
     assert_int_equal(get_int(o, "d", 1), 32767);
     put_int(f.in, "s", addrow(f.in), 40000);
-    cfx_fail(&f, "field 'd' row 2: 40000 is out of range for Int16");
+    cfx_fail(&f, "field 'd' row 2 of the batch: 40000 is out of range for Int16");
     f.in->nrows = 2;
     put_int(f.in, "s", addrow(f.in), INT64_MIN);
-    cfx_fail(&f, "row 2: -9223372036854775808 is out of range for Int16");
+    cfx_fail(&f, "row 2 of the batch: -9223372036854775808 is out of range for Int16");
     cfx_free(&f);
 
     /* Bool -> 0/1 */
@@ -421,7 +421,7 @@ static void test_real_conversions(void **state)
     assert_true((float)get_dbl(o, "d", 2) == -3.4e38f);
     assert_int_equal(stats(&f).changed, 2);
     put_dbl(f.in, "s", addrow(f.in), 1e300);
-    cfx_fail(&f, "field 'd' row 3: 1");
+    cfx_fail(&f, "field 'd' row 3 of the batch: 1");
     assert_msg_has(f.e, "e+300 is out of range for Float");
     assert_int_equal(stats(&f).changed, 2); /* a failed batch counts nothing */
     cfx_free(&f);
@@ -436,9 +436,9 @@ static void test_real_conversions(void **state)
     assert_int_equal(get_int(o, "d", 2), INT32_MIN);
     size_t r = addrow(f.in);
     put_dbl(f.in, "s", r, 3.5);
-    cfx_fail(&f, "row 3: 3.5 is not an integer");
+    cfx_fail(&f, "row 3 of the batch: 3.5 is not an integer");
     put_dbl(f.in, "s", r, 3e9);
-    cfx_fail(&f, "row 3: 3000000000 is out of range for Int32");
+    cfx_fail(&f, "row 3 of the batch: 3000000000 is out of range for Int32");
     put_dbl(f.in, "s", r, NAN);
     cfx_fail(&f, "out of range for Int32");
     cfx_free(&f);
@@ -496,7 +496,7 @@ static void test_to_varchar(void **state)
     str_eq(o, "d", 1, shortest(1e-45f, true, &b));
     str_eq(o, "d", 2, shortest(16777216.0f, true, &b));
     put_dbl(f.in, "s", addrow(f.in), NAN);
-    cfx_fail(&f, "row 3: NaN or infinity");
+    cfx_fail(&f, "row 3 of the batch: NaN or infinity");
     cfx_free(&f);
 
     cfx_new(&f, FT(VM_T_DOUBLE), FT(VM_T_VARCHAR, .max_length = 30), NULL);
@@ -514,7 +514,7 @@ static void test_to_varchar(void **state)
     put_int(f.in, "s", addrow(f.in), 123);
     cfx_run(&f);
     put_int(f.in, "s", addrow(f.in), 12345);
-    cfx_fail(&f, "field 'd' row 1: \"12345\" is 5 bytes, over its max_length 3");
+    cfx_fail(&f, "field 'd' row 1 of the batch: \"12345\" is 5 bytes, over its max_length 3");
     cfx_free(&f);
     cfx_new(&f, FT(VM_T_INT64), FT(VM_T_VARCHAR, .max_length = 3), ",\"truncate\":true");
     put_int(f.in, "s", addrow(f.in), 12345);
@@ -553,7 +553,7 @@ static void test_from_varchar(void **state)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         f.in->nrows = 5;
         put_str(f.in, "s", addrow(f.in), bad[i].text);
-        cfx_fail(&f, "field 'd' row 5: ");
+        cfx_fail(&f, "field 'd' row 5 of the batch: ");
         assert_msg_has(f.e, bad[i].msg);
     }
     cfx_free(&f);
@@ -581,11 +581,11 @@ static void test_from_varchar(void **state)
     for (size_t i = 0; i < sizeof notnum / sizeof notnum[0]; i++) {
         f.in->nrows = 5;
         put_str(f.in, "s", addrow(f.in), notnum[i]);
-        cfx_fail(&f, "row 5: expected a number");
+        cfx_fail(&f, "row 5 of the batch: expected a number");
     }
     f.in->nrows = 5;
     put_str(f.in, "s", addrow(f.in), "1e400");
-    cfx_fail(&f, "row 5: \"1e400\" is out of range for Double");
+    cfx_fail(&f, "row 5 of the batch: \"1e400\" is out of range for Double");
     cfx_free(&f);
 
     cfx_new(&f, FT(VM_T_VARCHAR, .max_length = 64), FT(VM_T_FLOAT), ",\"lossy\":true");
@@ -606,7 +606,7 @@ static void test_from_varchar(void **state)
     assert_true(vm_batch_get_bool(o, 0, 0));
     assert_false(vm_batch_get_bool(o, 0, 1));
     put_str(f.in, "s", addrow(f.in), "True");
-    cfx_fail(&f, "row 2: expected \"true\" or \"false\", got \"True\"");
+    cfx_fail(&f, "row 2 of the batch: expected \"true\" or \"false\", got \"True\"");
     cfx_free(&f);
 }
 
@@ -625,7 +625,7 @@ static void test_varchar_limits(void **state)
         longv[i] = (char)('a' + i % 26);
     longv[120] = '\0';
     put_str(f.in, "s", addrow(f.in), longv);
-    cfx_fail(&f, "field 'd' row 1: ");
+    cfx_fail(&f, "field 'd' row 1 of the batch: ");
     assert_msg_has(f.e, "is 120 bytes, over its max_length 5");
     /* never the whole value: at most 40 bytes of it */
     char first40[41];
@@ -674,7 +674,7 @@ static void test_json_conversions(void **state)
     str_eq(o, "d", 0, "{\"a\":1}");
     str_eq(o, "d", 1, "\"x\"");
     put_str(f.in, "s", addrow(f.in), "[1,2,3,4,5]");
-    cfx_fail(&f, "row 2: \"[1,2,3,4,5]\" is 11 bytes, over its max_length 8");
+    cfx_fail(&f, "row 2 of the batch: \"[1,2,3,4,5]\" is 11 bytes, over its max_length 8");
     cfx_free(&f);
 
     /* JSON -> Int64 */
@@ -693,17 +693,17 @@ static void test_json_conversions(void **state)
     struct {
         const char *text, *msg;
     } bad[] = {
-        {"12345678901234567890", "row 5: 12345678901234567890 is out of range for Int64"},
-        {"\"5\"", "row 5: expected an integer, got \"5\""},
+        {"12345678901234567890", "row 5 of the batch: 12345678901234567890 is out of range for Int64"},
+        {"\"5\"", "row 5 of the batch: expected an integer, got \"5\""},
         {"2.5", "expected an integer, got 2.5"},
-        {"{\"a\":", "row 5: the source value is not valid JSON"},
+        {"{\"a\":", "row 5 of the batch: the source value is not valid JSON"},
         {"[1]", "expected an integer, got [1]"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         f.in->nrows = 5;
         put_str(f.in, "s", addrow(f.in), bad[i].text);
         cfx_fail(&f, bad[i].msg);
-        assert_msg_has(f.e, "field 'd' row 5: ");
+        assert_msg_has(f.e, "field 'd' row 5 of the batch: ");
     }
     cfx_free(&f);
 
@@ -724,7 +724,7 @@ static void test_json_conversions(void **state)
     assert_true(get_dbl(o, "d", 0) == 1.1);
     assert_true(get_dbl(o, "d", 1) == 12345678901234567890.0);
     put_str(f.in, "s", addrow(f.in), "1e400");
-    cfx_fail(&f, "row 2: 1e400 is out of range for Double");
+    cfx_fail(&f, "row 2 of the batch: 1e400 is out of range for Double");
     cfx_free(&f);
     cfx_new(&f, FT(VM_T_JSON), FT(VM_T_FLOAT), NULL); /* no lossy flag needed */
     put_str(f.in, "s", addrow(f.in), "0.25");
@@ -748,11 +748,11 @@ static void test_json_conversions(void **state)
     struct {
         const char *text, *msg;
     } abad[] = {
-        {"[1,2,3,4]", "row 2: array of 4 elements, over its max_capacity 3"},
-        {"[1,\"a\"]", "row 2: element 1: expected an integer, got \"a\""},
+        {"[1,2,3,4]", "row 2 of the batch: array of 4 elements, over its max_capacity 3"},
+        {"[1,\"a\"]", "row 2 of the batch: element 1: expected an integer, got \"a\""},
         {"[1,null]", "element 1: expected an integer, got null"},
         {"[3000000000]", "element 0: 3000000000 is out of range for Int32"},
-        {"{}", "row 2: expected an array, got {}"},
+        {"{}", "row 2 of the batch: expected an array, got {}"},
     };
     for (size_t i = 0; i < sizeof abad / sizeof abad[0]; i++) {
         f.in->nrows = 2;
@@ -767,7 +767,7 @@ static void test_json_conversions(void **state)
     o = cfx_run(&f);
     str_eq(o, "d", 0, "[\"ab\",\"\\u00e9\",\"a\\\"b\"]");
     put_str(f.in, "s", addrow(f.in), "[\"abcd\"]");
-    cfx_fail(&f, "row 1: element 0: \"abcd\" is 4 bytes, over its max_length 3");
+    cfx_fail(&f, "row 1 of the batch: element 0: \"abcd\" is 4 bytes, over its max_length 3");
     cfx_free(&f);
     cfx_new(&f, FT(VM_T_JSON), FT(VM_T_ARRAY, .element_type = VM_T_DOUBLE, .max_capacity = 4),
             NULL);
@@ -816,7 +816,7 @@ static void test_to_json(void **state)
     str_eq(o, "d", 0, "0.1");
     str_eq(o, "d", 1, "-0.0");
     put_dbl(f.in, "s", addrow(f.in), INFINITY);
-    cfx_fail(&f, "row 2: NaN or infinity");
+    cfx_fail(&f, "row 2 of the batch: NaN or infinity");
     cfx_free(&f);
     cfx_new(&f, FT(VM_T_DOUBLE), FT(VM_T_JSON), NULL);
     put_dbl(f.in, "s", addrow(f.in), 1.5);
@@ -844,7 +844,7 @@ static void test_to_json(void **state)
     o = cfx_run(&f);
     assert_ptr_equal(o->cols[0].arena, f.in->cols[0].arena);
     put_str(f.in, "s", addrow(f.in), "[1, 2, 3]");
-    cfx_fail(&f, "row 1: array of 3 elements, over its max_capacity 2");
+    cfx_fail(&f, "row 1 of the batch: array of 3 elements, over its max_capacity 2");
     cfx_free(&f);
 }
 
@@ -895,7 +895,7 @@ static void test_vectors(void **state)
     assert_int_equal(stats(&f).changed, 2); /* vectors, not elements */
     size_t r = addrow(f.in);
     set_vec(f.in, r, (float[]){1.0f, 70000.0f, 0, 0}, 4);
-    cfx_fail(&f, "field 'd' row 3: element 1 (70000) is NaN, infinite or out of Float16 range");
+    cfx_fail(&f, "field 'd' row 3 of the batch: element 1 (70000) is NaN, infinite or out of Float16 range");
     set_vec(f.in, r, (float[]){1.0f, 0, 65520.0f, 0}, 4); /* rounds to infinity */
     cfx_fail(&f, "element 2");
     set_vec(f.in, r, (float[]){NAN, 0, 0, 0}, 4);
@@ -1051,27 +1051,27 @@ static void test_lift(void **state)
     } bad[] = {
         {"{\"op\":\"lift\",\"target\":\"author\",\"source\":\"metadata\",\"path\":[\"a\",\"b\"]}",
          "{\"a\":{\"b\":42}}",
-         "field 'author' (lift of metadata.a.b) row 1: expected a string, got 42"},
+         "field 'author' (lift of metadata.a.b) row id=0: expected a string, got 42"},
         {"{\"op\":\"lift\",\"target\":\"age\",\"source\":\"metadata\",\"path\":[\"n\"]}",
          "{\"n\":12345678901234567890}",
-         "field 'age' (lift of metadata.n) row 1: 12345678901234567890 is out of range for "
+         "field 'age' (lift of metadata.n) row id=0: 12345678901234567890 is out of range for "
          "Int32"},
         {"{\"op\":\"lift\",\"target\":\"age\",\"source\":\"metadata\",\"path\":[\"n\"]}",
          "{\"m\":1}",
-         "field 'age' (lift of metadata.n) row 1: the value is null, but the field is not "
+         "field 'age' (lift of metadata.n) row id=0: the value is null, but the field is not "
          "nullable and has no default"},
         {"{\"op\":\"lift\",\"target\":\"age\",\"source\":\"metadata\",\"path\":[\"n\"]}",
-         "{\"n\":1,", "field 'age' (lift of metadata.n) row 1: the source value is not valid "
+         "{\"n\":1,", "field 'age' (lift of metadata.n) row id=0: the source value is not valid "
                       "JSON: invalid JSON"},
         {"{\"op\":\"lift\",\"target\":\"author\",\"source\":\"metadata\",\"path\":[\"s\"]}",
          "{\"s\":\"abcdefghijklmnopqrstuvwxyz\"}",
-         "field 'author' (lift of metadata.s) row 1: \"abcdefghijklmnopqrstuvwxyz\" is 26 bytes, "
+         "field 'author' (lift of metadata.s) row id=0: \"abcdefghijklmnopqrstuvwxyz\" is 26 bytes, "
          "over its max_length 20"},
         {"{\"op\":\"lift\",\"target\":\"author\",\"source\":\"metadata\",\"path\":[\"s\"]}",
-         "{\"s\":\"\\ud800\"}", "row 1: the source value is not valid JSON"},
+         "{\"s\":\"\\ud800\"}", "row id=0: the source value is not valid JSON"},
         {"{\"op\":\"lift\",\"target\":\"tags\",\"source\":\"metadata\",\"path\":[\"t\"]}",
          "{\"t\":[\"a\",\"b\",\"c\",\"d\",\"e\"]}",
-         "field 'tags' (lift of metadata.t) row 1: array of 5 elements, over its max_capacity 4"},
+         "field 'tags' (lift of metadata.t) row id=0: array of 5 elements, over its max_capacity 4"},
     };
     vm_schema *dst2 = SCH(
         false, {.name = "author", .type = VM_T_VARCHAR, .max_length = 20, .nullable = true},
@@ -1221,14 +1221,14 @@ static void test_rest(void **state)
     o = (const vm_batch *)1;
     assert_int_equal(vm_transform_apply(t, in, &o, &e), VM_ERR_INVALID);
     assert_null(o);
-    assert_msg_has(e, "field '$meta' row 1: the dynamic field takes a JSON object, got [1]");
+    assert_msg_has(e, "field '$meta' row id=0: the dynamic field takes a JSON object, got [1]");
     put_str(in, "$meta", r, "{\"a\":tru}");
     assert_int_equal(vm_transform_apply(t, in, &o, &e), VM_ERR_INVALID);
-    assert_msg_has(e, "field '$meta' row 1: the source value is not valid JSON");
+    assert_msg_has(e, "field '$meta' row id=0: the source value is not valid JSON");
     put_str(in, "$meta", r, "{}");
     put_str(in, "metadata", r, "{\"x\":01}");
     assert_int_equal(vm_transform_apply(t, in, &o, &e), VM_ERR_INVALID);
-    assert_msg_has(e, "row 1: the source value is not valid JSON: invalid JSON at byte 5");
+    assert_msg_has(e, "row id=0: the source value is not valid JSON: invalid JSON at byte 5");
     vm_transform_free(t);
 
     /* rest with a default into a non-nullable JSON field */
@@ -1386,7 +1386,7 @@ static void test_nulls_and_defaults(void **state)
     assert_int_equal(get_int(o, "d", 1), 9);
     vm_batch_set_null(in, 2, r1, &e);
     assert_int_equal(vm_transform_apply(t, in, &o, &e), VM_ERR_INVALID);
-    assert_msg_has(e, "field 'c' row 1: the value is null, but the field is not nullable and "
+    assert_msg_has(e, "field 'c' row 1 of the batch: the value is null, but the field is not nullable and "
                       "has no default");
     vm_transform_free(t);
     vm_batch_free(in);
