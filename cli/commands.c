@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_metrics.h"
 #include "commands.h"
 #include "coordinator.h"
 #include "plan.h"
@@ -31,6 +32,9 @@ int vm_load_job(const char *cmd, const char *path, const char *mapping, vm_job_c
     }
     vm_log_set_level((vm_log_level)job->log.level);
     vm_log_set_format((vm_log_format)job->log.format);
+    /* VECMIG_LOG_LEVEL / VECMIG_LOG_FORMAT (and --log-level) win; checked
+     * at start already, so this cannot fail */
+    vm_log_apply_env(&e);
     return 0;
 }
 
@@ -119,26 +123,65 @@ static int vm_unexpected(const vm_command *cmd, const char *arg)
     return VM_EXIT_USAGE;
 }
 
+/* A command's options plus its --metrics / --metrics-linger. */
+typedef struct vm_coord_cli {
+    vm_coordinator_opts o;
+    vm_cli_metrics_args m;
+} vm_coord_cli;
+
+typedef struct vm_worker_cli {
+    vm_worker_opts o;
+    vm_cli_metrics_args m;
+} vm_worker_cli;
+
 static int vm_run_coordinator(const vm_job_conf *job, const void *opts)
 {
-    return vm_coordinator_run(job, opts);
+    const vm_coord_cli *cc = opts;
+    vm_cli_metrics cm;
+    int code = vm_cli_metrics_start("coordinator", job, &cc->m, &cm);
+    if (code != 0)
+        return code;
+    vm_coordinator_opts o = cc->o;
+    o.metrics = cm.reg;
+    o.api = cm.api;
+    code = vm_coordinator_run(job, &o);
+    vm_cli_metrics_stop(&cm);
+    return code;
 }
 
 static int vm_run_worker(const vm_job_conf *job, const void *opts)
 {
-    return vm_worker_run(job, opts);
+    const vm_worker_cli *wc = opts;
+    vm_cli_metrics cm;
+    int code = vm_cli_metrics_start("worker", job, &wc->m, &cm);
+    if (code != 0)
+        return code;
+    vm_worker_opts o = wc->o;
+    o.metrics = cm.reg;
+    code = vm_worker_run(job, &o);
+    vm_cli_metrics_stop(&cm);
+    return code;
 }
 
 int vm_cmd_coordinator(const vm_command *cmd, int argc, char **argv)
 {
-    vm_coordinator_opts o = {0};
+    vm_coord_cli cc = {0};
+    vm_coordinator_opts *op = &cc.o;
     const char *job_path = NULL, *mapping = NULL;
     int i = argc >= 2 && strcmp(argv[1], "start") == 0 ? 2 : 1;
     for (; i < argc; i++) {
+        int mrc = vm_cli_metrics_arg(cmd->name, argc, argv, &i, &cc.m);
+        if (mrc < 0)
+            return VM_EXIT_USAGE;
+        if (mrc > 0)
+            continue;
         if (strcmp(argv[i], "--report") == 0 && i + 1 < argc)
-            o.report_path = argv[++i];
-        else if (strcmp(argv[i], "--quiet") == 0)
-            o.quiet = true;
+            op->report_path = argv[++i];
+        else if (strcmp(argv[i], "--report-format") == 0 && i + 1 < argc) {
+            if (vm_cli_report_formats(argv[++i], op) != 0)
+                return VM_EXIT_USAGE;
+        } else if (strcmp(argv[i], "--quiet") == 0)
+            op->quiet = true;
         else if (strcmp(argv[i], "--mapping") == 0 && i + 1 < argc)
             mapping = argv[++i];
         else if (argv[i][0] != '-' && !job_path)
@@ -146,22 +189,27 @@ int vm_cmd_coordinator(const vm_command *cmd, int argc, char **argv)
         else
             return vm_unexpected(cmd, argv[i]);
     }
-    return vm_with_job(cmd, job_path, mapping, vm_run_coordinator, &o);
+    return vm_with_job(cmd, job_path, mapping, vm_run_coordinator, &cc);
 }
 
 int vm_cmd_worker(const vm_command *cmd, int argc, char **argv)
 {
-    vm_worker_opts o = {0};
+    vm_worker_cli wc = {0};
     const char *job_path = NULL;
     for (int i = 1; i < argc; i++) {
+        int mrc = vm_cli_metrics_arg(cmd->name, argc, argv, &i, &wc.m);
+        if (mrc < 0)
+            return VM_EXIT_USAGE;
+        if (mrc > 0)
+            continue;
         if (strcmp(argv[i], "--id") == 0 && i + 1 < argc)
-            o.worker_id = argv[++i];
+            wc.o.worker_id = argv[++i];
         else if (strcmp(argv[i], "--exit-when-idle") == 0 && i + 1 < argc)
-            o.exit_when_idle_ms = atol(argv[++i]) * 1000;
+            wc.o.exit_when_idle_ms = atol(argv[++i]) * 1000;
         else if (argv[i][0] != '-' && !job_path)
             job_path = argv[i];
         else
             return vm_unexpected(cmd, argv[i]);
     }
-    return vm_with_job(cmd, job_path, NULL, vm_run_worker, &o);
+    return vm_with_job(cmd, job_path, NULL, vm_run_worker, &wc);
 }

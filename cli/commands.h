@@ -12,4 +12,18 @@ int vm_cmd_migrate(const vm_command *cmd, int argc, char **argv);
 int vm_cmd_plan(const vm_command *cmd, int argc, char **argv);
 int vm_cmd_coordinator(const vm_command *cmd, int argc, char **argv);
 int vm_cmd_worker(const vm_command *cmd, int argc, char **argv);
+int vm_cmd_cancel(const vm_command *cmd, int argc, char **argv);
+int vm_cmd_resume(const vm_command *cmd, int argc, char **argv);
+int vm_cmd_report(const vm_command *cmd, int argc, char **argv);
+int vm_cmd_status(const vm_command *cmd, int argc, char **argv);
+
+struct vm_coordinator_opts;
+/* The coordinator of vecmig migrate with `workers` worker threads (< 0:
+ * migration.workers, else the number of cores) in this process, over the
+ * job's queue and state store. Fills the worker hooks of *o; returns the
+ * exit code (vm_coordinator_run). */
+int vm_run_in_process(const vm_job_conf *job, struct vm_coordinator_opts *o, long workers);
+/* --report-format LIST (md, html, json; comma-separated) into o's
+ * report_md / report_html; prints the error and returns -1 if bad. */
+int vm_cli_report_formats(const char *arg, struct vm_coordinator_opts *o);
 #endif

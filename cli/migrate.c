@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli_metrics.h"
 #include "commands.h"
 #include "coordinator.h"
 #include "vm_config.h"
@@ -30,6 +31,7 @@ typedef struct vm_pool {
     atomic_int quit;
     bool quiet_tasks;
     char (*ids)[64];
+    vm_metrics *metrics; /* NULL: none */
 } vm_pool;
 
 typedef struct vm_pool_arg {
@@ -42,7 +44,7 @@ static void *vm_pool_main(void *arg)
     vm_pool_arg *a = arg;
     vm_pool *p = a->pool;
     vm_worker_opts o = {.worker_id = p->ids[a->index], .quit = &p->quit,
-                        .quiet_tasks = p->quiet_tasks};
+                        .quiet_tasks = p->quiet_tasks, .metrics = p->metrics};
     vm_err e;
     if (vm_worker_loop(p->job, &o, &e) != VM_OK) {
         vm_error("worker %s: %s", p->ids[a->index], e.msg);
@@ -93,7 +95,13 @@ int vm_cmd_migrate(const vm_command *cmd, int argc, char **argv)
     vm_coordinator_opts o = {0};
     const char *job_path = NULL, *mapping = NULL;
     long workers = -1;
+    vm_cli_metrics_args ma = {0};
     for (int i = 1; i < argc; i++) {
+        int mrc = vm_cli_metrics_arg("migrate", argc, argv, &i, &ma);
+        if (mrc < 0)
+            return VM_EXIT_USAGE;
+        if (mrc > 0)
+            continue;
         if (strcmp(argv[i], "--workers") == 0 && i + 1 < argc) {
             char *end;
             workers = strtol(argv[++i], &end, 10);
@@ -107,6 +115,9 @@ int vm_cmd_migrate(const vm_command *cmd, int argc, char **argv)
             o.json = true;
         } else if (strcmp(argv[i], "--report") == 0 && i + 1 < argc) {
             o.report_path = argv[++i];
+        } else if (strcmp(argv[i], "--report-format") == 0 && i + 1 < argc) {
+            if (vm_cli_report_formats(argv[++i], &o) != 0)
+                return VM_EXIT_USAGE;
         } else if (strcmp(argv[i], "--mapping") == 0 && i + 1 < argc) {
             mapping = argv[++i];
         } else if (argv[i][0] != '-' && !job_path) {
@@ -124,33 +135,48 @@ int vm_cmd_migrate(const vm_command *cmd, int argc, char **argv)
     vm_job_conf job;
     if (vm_load_job("migrate", job_path, mapping, &job) != 0)
         return VM_EXIT_USAGE;
+    if (o.quiet && job.log.level > VM_LOG_WARN)
+        vm_log_set_level(VM_LOG_WARN);
+    vm_cli_metrics cm;
+    int code = vm_cli_metrics_start("migrate", &job, &ma, &cm);
+    if (code == 0) {
+        o.metrics = cm.reg;
+        o.api = cm.api;
+        code = vm_run_in_process(&job, &o, workers);
+        vm_cli_metrics_stop(&cm);
+    }
+    vm_job_conf_release(&job);
+    return code;
+}
+
+int vm_run_in_process(const vm_job_conf *job, vm_coordinator_opts *o, long workers)
+{
     if (workers < 0)
-        workers = job.migration.workers > 0 ? job.migration.workers : sysconf(_SC_NPROCESSORS_ONLN);
+        workers = job->migration.workers > 0 ? job->migration.workers
+                                             : sysconf(_SC_NPROCESSORS_ONLN);
     if (workers < 1)
         workers = 1;
-    vm_pool pool = {.job = &job, .n = (int)workers};
+    vm_pool pool = {.job = job, .n = (int)workers, .metrics = o->metrics};
     pool.threads = vm_calloc((size_t)workers, sizeof *pool.threads);
     pool.ids = vm_calloc((size_t)workers, sizeof *pool.ids);
     if (!pool.threads || !pool.ids) {
-        fprintf(stderr, "vecmig migrate: out of memory\n");
+        fprintf(stderr, "vecmig: out of memory\n");
         vm_free(pool.threads);
         vm_free(pool.ids);
-        vm_job_conf_release(&job);
         return VM_EXIT_FAILED;
     }
-    o.progress_bar = !o.quiet && isatty(STDERR_FILENO);
-    pool.quiet_tasks = o.progress_bar || o.quiet;
-    if (o.quiet && job.log.level > VM_LOG_WARN)
+    o->progress_bar = !o->quiet && isatty(STDERR_FILENO);
+    pool.quiet_tasks = o->progress_bar || o->quiet;
+    if (o->quiet && job->log.level > VM_LOG_WARN)
         vm_log_set_level(VM_LOG_WARN);
-    o.start_workers = vm_pool_start;
-    o.stop_workers = vm_pool_stop;
-    o.should_stop = vm_pool_should_stop;
-    o.ctx = &pool;
+    o->start_workers = vm_pool_start;
+    o->stop_workers = vm_pool_stop;
+    o->should_stop = vm_pool_should_stop;
+    o->ctx = &pool;
     vm_worker_install_signals();
-    int code = vm_coordinator_run(&job, &o);
+    int code = vm_coordinator_run(job, o);
     vm_pool_stop(&pool);
     vm_free(pool.threads);
     vm_free(pool.ids);
-    vm_job_conf_release(&job);
     return code;
 }

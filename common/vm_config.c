@@ -10,6 +10,7 @@
  * mistyped value may be a secret.
  */
 #include "vm_config.h"
+#include "vm_httpd.h"
 #include "vm_log.h"
 #include "vm_mem.h"
 
@@ -404,29 +405,64 @@ cleanup:
     return rc;
 }
 
-/* The secret part of a URL: the password of scheme://user:PASSWORD@host, or
- * the whole user-info when it has no ':'. NULL span when there is none. */
-static void vm_conf_url_secret(const char *url, const char **start, size_t *len)
+/* The secret parts of a URL or libpq connection string, at most two spans:
+ * the password of scheme://user:PASSWORD@host (or the whole user-info when
+ * it has no ':', except in postgresql:// where that is the user), and the
+ * value of a password= parameter (URL query "?password=x&...", conninfo
+ * "password=x" or "password='x y'"). Returns the number of spans found. */
+static int vm_conf_url_secrets(const char *url, const char *start[2], size_t len[2])
 {
-    *start = NULL;
-    *len = 0;
+    int n = 0;
     const char *p = strstr(url, "://");
-    if (!p)
-        return;
-    p += 3;
-    size_t auth = strcspn(p, "/?#");
-    const char *at = NULL;
-    for (const char *q = p; q < p + auth; q++)
-        if (*q == '@')
-            at = q;
-    if (!at || at == p)
-        return;
-    const char *colon = memchr(p, ':', (size_t)(at - p));
-    const char *s = colon ? colon + 1 : p;
-    if (at > s) {
-        *start = s;
-        *len = (size_t)(at - s);
+    if (p) {
+        p += 3;
+        size_t auth = strcspn(p, "/?#");
+        const char *at = NULL;
+        for (const char *q = p; q < p + auth; q++)
+            if (*q == '@')
+                at = q;
+        /* a lone user-info is the password in a redis:// URL (as redis-cli
+         * reads it) but the user name in a postgresql:// one */
+        bool pg = strncmp(url, "postgres", 8) == 0;
+        if (at && at != p) {
+            const char *colon = memchr(p, ':', (size_t)(at - p));
+            const char *s = colon ? colon + 1 : pg ? at : p;
+            if (at > s) {
+                start[n] = s;
+                len[n++] = (size_t)(at - s);
+            }
+        }
     }
+    /* a password= key: at the start, after whitespace (conninfo) or after
+     * '?' / '&' (URL query); the last one wins in libpq, so take the last */
+    const char *key = NULL;
+    for (const char *q = strstr(url, "password"); q; q = strstr(q + 1, "password")) {
+        const char *v = q + 8;
+        while (!p && (*v == ' ' || *v == '\t'))
+            v++;
+        bool at_key = q == url || q[-1] == ' ' || q[-1] == '\t' || q[-1] == '?' || q[-1] == '&';
+        if (at_key && *v == '=')
+            key = v + 1;
+    }
+    if (key) {
+        const char *v = key;
+        size_t l;
+        while (!p && (*v == ' ' || *v == '\t'))
+            v++;
+        if (!p && *v == '\'') {
+            v++;
+            for (l = 0; v[l] && v[l] != '\''; l++)
+                if (v[l] == '\\' && v[l + 1])
+                    l++;
+        } else {
+            l = strcspn(v, p ? "&#" : " \t");
+        }
+        if (l > 0) {
+            start[n] = v;
+            len[n++] = l;
+        }
+    }
+    return n;
 }
 
 static int vm_conf_register(const char *s, size_t n, char *why, size_t cap)
@@ -499,14 +535,15 @@ static int vm_conf_secret(const json_t *v, bool url, char **out, bool *warn, cha
     }
 
     if (url) {
-        const char *p;
-        size_t n;
-        vm_conf_url_secret(s, &p, &n);
-        if (p) {
-            if ((rc = vm_conf_register(p, n, why, cap)) != 0) {
+        const char *p[2];
+        size_t n[2];
+        int spans = vm_conf_url_secrets(s, p, n);
+        for (int i = 0; i < spans; i++) {
+            if ((rc = vm_conf_register(p[i], n[i], why, cap)) != 0) {
                 if (rc == VM_ERR_INVALID)
-                    snprintf(why, cap, "password in URL too short to be redacted safely "
-                                       "(at least %d characters)", VM_SECRET_MIN_LEN);
+                    snprintf(why, cap, "password in %s too short to be redacted safely "
+                                       "(at least %d characters)",
+                             strstr(s, "://") ? "URL" : "connection string", VM_SECRET_MIN_LEN);
                 goto cleanup;
             }
             *warn = literal;
@@ -968,7 +1005,7 @@ void vm_conf_print_help(const vm_conf_entry *table, const char *path, FILE *f)
 
 typedef struct vm_job_top {
     int64_t version;
-    json_t *job, *source, *target, *queue, *state, *migration, *mapping, *log;
+    json_t *job, *source, *target, *queue, *state, *migration, *mapping, *log, *metrics, *http;
 } vm_job_top;
 
 /* The tables are read-only data shared by every caller; const, no state. */
@@ -986,6 +1023,8 @@ static const vm_conf_entry vm_job_top_table_priv[] = {
     {"mapping", VM_CT_JSON, NULL, VM_TOP(mapping), "Schema mapping overrides (checked by the mapping module).",
      NULL, 0, 0, 0},
     {"log", VM_CT_JSON, NULL, VM_TOP(log), "Logging.", NULL, 0, 0, 0},
+    {"metrics", VM_CT_JSON, NULL, VM_TOP(metrics), "Prometheus metrics endpoint.", NULL, 0, 0, 0},
+    {"http", VM_CT_JSON, NULL, VM_TOP(http), "Coordinator HTTP API and Jobs page.", NULL, 0, 0, 0},
     {NULL, 0, NULL, 0, NULL, NULL, 0, 0, 0},
 };
 /* Only for help output: the sections have their own lines. */
@@ -1029,6 +1068,8 @@ const vm_conf_entry vm_job_queue_table[] = {
     {"group", VM_CT_STRING, "vecmig-workers", VM_Q(group), "Worker consumer group.", NULL, 0, 1, 255},
     {"properties", VM_CT_JSON, NULL, VM_Q(properties),
      "librdkafka properties passed through (values may be {env: ...} / {file: ...}).", NULL, 0, 0, 0},
+    {"insecure_tls", VM_CT_BOOL, "false", VM_Q(insecure_tls),
+     "true: do not verify the brokers' TLS certificates (warns).", NULL, 0, 0, 0},
     {NULL, 0, NULL, 0, NULL, NULL, 0, 0, 0},
 };
 
@@ -1070,6 +1111,26 @@ const vm_conf_entry vm_job_log_table[] = {
     {"level", VM_CT_ENUM, "info", VM_L(level), "Log level.", "error|warn|info|debug", 0, 0, 0},
     {"format", VM_CT_ENUM, "auto", VM_L(format),
      "auto: text on a terminal, JSON lines otherwise.", "auto|text|json", 0, 0, 0},
+    {NULL, 0, NULL, 0, NULL, NULL, 0, 0, 0},
+};
+
+#define VM_MX(f) offsetof(vm_job_metrics_conf, f)
+const vm_conf_entry vm_job_metrics_table[] = {
+    {"listen", VM_CT_STRING, NULL, VM_MX(listen),
+     "Serve Prometheus metrics on GET /metrics at host:port (\"127.0.0.1:9464\", \":9464\" for "
+     "all interfaces, port 0: any free one). Default: off; --metrics ADDR overrides.",
+     NULL, 0, 1, 300},
+    {NULL, 0, NULL, 0, NULL, NULL, 0, 0, 0},
+};
+
+#define VM_HX(f) offsetof(vm_job_http_conf, f)
+const vm_conf_entry vm_job_http_table[] = {
+    {"listen", VM_CT_STRING, NULL, VM_HX(listen),
+     "Serve the HTTP API (/api/jobs...) and the Jobs page at host:port from the coordinator. "
+     "Without a token only a loopback address is accepted. Default: off; --http ADDR overrides.",
+     NULL, 0, 1, 300},
+    {"token", VM_CT_SECRET, NULL, VM_HX(token),
+     "Bearer token every /api request must carry (e.g. {env: VECMIG_API_TOKEN}).", NULL, 0, 0, 0},
     {NULL, 0, NULL, 0, NULL, NULL, 0, 0, 0},
 };
 
@@ -1237,6 +1298,20 @@ static int vm_job_rules(const vm_job_conf *c, const vm_conf_where *w, vm_err *er
         return vm_conf_fail(w, err, VM_ERR_INVALID, "version",
                             "unsupported job file version %" PRId64 " (this vecmig reads version 1)",
                             c->version);
+    if (c->metrics.listen) {
+        char host[256];
+        int port;
+        vm_err e;
+        if (vm_httpd_parse_listen(c->metrics.listen, host, sizeof host, &port, &e) != VM_OK)
+            return vm_conf_fail(w, err, VM_ERR_INVALID, "metrics.listen", "%s", e.msg);
+    }
+    if (c->http.listen) {
+        char host[256];
+        int port;
+        vm_err e;
+        if (vm_httpd_parse_listen(c->http.listen, host, sizeof host, &port, &e) != VM_OK)
+            return vm_conf_fail(w, err, VM_ERR_INVALID, "http.listen", "%s", e.msg);
+    }
     if (c->migration.heartbeat_ms >= c->migration.lease_ms)
         return vm_conf_fail(w, err, VM_ERR_INVALID, "migration.heartbeat",
                             "%" PRId64 "ms must be shorter than migration.lease (%" PRId64 "ms)",
@@ -1283,7 +1358,11 @@ int vm_job_conf_from_json(const json_t *root, const vm_conf_where *where, vm_job
     if ((rc = vm_conf_apply_impl(vm_job_state_table, top.state, "state", &out->state, where, false, err)) ||
         (rc = vm_conf_apply_impl(vm_job_migration_table, top.migration, "migration", &out->migration,
                                  where, false, err)) ||
-        (rc = vm_conf_apply_impl(vm_job_log_table, top.log, "log", &out->log, where, false, err)))
+        (rc = vm_conf_apply_impl(vm_job_log_table, top.log, "log", &out->log, where, false, err)) ||
+        (rc = vm_conf_apply_impl(vm_job_metrics_table, top.metrics, "metrics", &out->metrics, where,
+                                 false, err)) ||
+        (rc = vm_conf_apply_impl(vm_job_http_table, top.http, "http", &out->http, where, false,
+                                 err)))
         goto cleanup;
     out->mapping = top.mapping;
     top.mapping = NULL;
@@ -1365,6 +1444,8 @@ void vm_job_conf_release(vm_job_conf *c)
     vm_conf_release(vm_job_state_table, &c->state);
     vm_conf_release(vm_job_migration_table, &c->migration);
     vm_conf_release(vm_job_log_table, &c->log);
+    vm_conf_release(vm_job_metrics_table, &c->metrics);
+    vm_conf_release(vm_job_http_table, &c->http);
     json_decref(c->mapping);
     json_decref(c->mapping_locs);
     vm_free(c->mapping_origin);
@@ -1409,4 +1490,6 @@ void vm_job_conf_print_help(FILE *f)
     fprintf(f, "  %-32s %-9s  optional\n      %s\n", "mapping", "json",
             "Schema mapping overrides (checked by the mapping module).");
     vm_conf_print_help(vm_job_log_table, "log", f);
+    vm_conf_print_help(vm_job_metrics_table, "metrics", f);
+    vm_conf_print_help(vm_job_http_table, "http", f);
 }

@@ -42,9 +42,10 @@
  * 64 KiB). A literal string is accepted with a warning. Every secret is
  * registered with vm_secret_add() as soon as it is read, must be at least
  * VM_SECRET_MIN_LEN characters, and never appears in messages or help.
- * With VM_CF_URL the secret is a URL: only the password part of its
- * user-info (scheme://user:PASSWORD@host) is the secret; a literal URL
- * without one is no secret and draws no warning.
+ * With VM_CF_URL the secret is a URL or a libpq connection string: only
+ * its password is the secret (the user-info's scheme://user:PASSWORD@host,
+ * a "?password=" query parameter, a conninfo "password=..." keyword); a
+ * literal without one is no secret and draws no warning.
  */
 #ifndef VM_CONFIG_H
 #define VM_CONFIG_H
@@ -74,7 +75,7 @@ typedef enum vm_conf_type {
 
 /* flags */
 #define VM_CF_REQUIRED 0x1 /* absent (or null) is an error */
-#define VM_CF_URL 0x2      /* SECRET: the value is a URL whose password is the secret */
+#define VM_CF_URL 0x2      /* SECRET: a URL or conninfo whose password is the secret */
 
 typedef struct vm_conf_entry {
     const char *name;        /* NULL ends the table */
@@ -159,6 +160,7 @@ typedef struct vm_job_queue_conf {
     char *dead_letter_topic;
     char *group;
     json_t *properties;       /* object: librdkafka name -> string, secrets resolved */
+    bool insecure_tls;        /* skip the brokers' TLS certificate checks (warns) */
 } vm_job_queue_conf;
 
 typedef struct vm_job_state_conf {
@@ -184,6 +186,15 @@ typedef struct vm_job_log_conf {
     int format;               /* vm_log_format */
 } vm_job_log_conf;
 
+typedef struct vm_job_metrics_conf {
+    char *listen;             /* "host:port" for GET /metrics; NULL: off */
+} vm_job_metrics_conf;
+
+typedef struct vm_job_http_conf {
+    char *listen;             /* "host:port" for the API and Jobs page; NULL: off */
+    char *token;              /* bearer token for /api (a secret); NULL: none (loopback only) */
+} vm_job_http_conf;
+
 typedef struct vm_job_conf {
     int64_t version;
     vm_job_ident_conf job;
@@ -200,6 +211,8 @@ typedef struct vm_job_conf {
     char *mapping_origin;     /* owned, when from a file of its own */
     json_t *mapping_locs;     /* owned, idem */
     vm_job_log_conf log;
+    vm_job_metrics_conf metrics;
+    vm_job_http_conf http;
     /* positions for connectors' messages; owned */
     char *origin;
     json_t *locs;
@@ -212,6 +225,8 @@ extern const vm_conf_entry vm_job_queue_table[];
 extern const vm_conf_entry vm_job_state_table[];
 extern const vm_conf_entry vm_job_migration_table[];
 extern const vm_conf_entry vm_job_log_table[];
+extern const vm_conf_entry vm_job_metrics_table[];
+extern const vm_conf_entry vm_job_http_table[];
 
 /* Load and check a job file. On failure *out is left zeroed (nothing to
  * release). Cross-section rules: kafka queue needs brokers and redis state;

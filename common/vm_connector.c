@@ -309,3 +309,15 @@ int vm_sink_release(vm_sink *sink, const char *collection, vm_err *err)
     VM_NEED_OP(sink, release, err);
     return sink->ops->release(sink->state, collection, err);
 }
+
+int vm_sink_exists(vm_sink *sink, const char *collection, bool *out, vm_err *err)
+{
+    *out = false;
+    VM_NEED_OP(sink, exists, err);
+    return sink->ops->exists(sink->state, collection, out, err);
+}
+
+uint64_t vm_sink_bytes_written(const vm_sink *sink)
+{
+    return sink && sink->ops->bytes_written ? sink->ops->bytes_written(sink->state) : 0;
+}

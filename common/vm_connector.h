@@ -162,6 +162,12 @@ typedef struct vm_sink_ops {
     int (*load)(void *state, const char *collection, vm_err *err);
     /* Optional: release the collection (it stays, unloaded). */
     int (*release)(void *state, const char *collection, vm_err *err);
+    /* Optional: whether the collection exists (the coordinator checks before
+     * it records a job, so that a collection found later is its own). */
+    int (*exists)(void *state, const char *collection, bool *out, vm_err *err);
+    /* Optional: request body bytes of the write requests the target
+     * confirmed so far on this instance (for vecmig_bytes_written_total). */
+    uint64_t (*bytes_written)(void *state);
 } vm_sink_ops;
 
 /* Instances. */
@@ -218,5 +224,8 @@ void vm_sink_undo_release(vm_sink_undo *u);
 int vm_sink_index(vm_sink *sink, const vm_schema *schema, const json_t *spec, vm_err *err);
 int vm_sink_load(vm_sink *sink, const char *collection, vm_err *err);
 int vm_sink_release(vm_sink *sink, const char *collection, vm_err *err);
+int vm_sink_exists(vm_sink *sink, const char *collection, bool *out, vm_err *err);
+/* The sink's bytes_written counter; 0 when it keeps none. */
+uint64_t vm_sink_bytes_written(const vm_sink *sink);
 
 #endif

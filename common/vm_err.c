@@ -50,15 +50,15 @@ bool vm_code_retriable(vm_code code)
 }
 
 /* One line, no control characters, secrets masked. */
-static void vm_err_tidy(char *s)
+static void vm_err_tidy(char *s, size_t cap)
 {
     for (char *p = s; *p; p++)
         if ((unsigned char)*p < 0x20 || *p == 0x7f)
             *p = ' ';
+    vm_redact(s, cap); /* first: a full buffer tells it the text may be cut */
     size_t n = strlen(s);
     while (n > 0 && s[n - 1] == ' ')
         s[--n] = '\0';
-    vm_redact(s, strlen(s) + 1);
 }
 
 static int vm_err_vset(vm_err *err, vm_code code, bool retriable,
@@ -69,7 +69,7 @@ static int vm_err_vset(vm_err *err, vm_code code, bool retriable,
     err->code = code;
     err->retriable = retriable;
     vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-    vm_err_tidy(err->msg);
+    vm_err_tidy(err->msg, sizeof err->msg);
     return code;
 }
 
@@ -102,7 +102,7 @@ int vm_err_prefix(vm_err *err, const char *fmt, ...)
     va_end(ap);
     memcpy(old, err->msg, sizeof old);
     snprintf(err->msg, sizeof err->msg, "%s%s", head, old);
-    vm_err_tidy(err->msg);
+    vm_err_tidy(err->msg, sizeof err->msg);
     return err->code;
 }
 

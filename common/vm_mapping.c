@@ -1320,14 +1320,23 @@ static int vm_check_conversions(vm_mctx *c, vm_err *err)
         const vm_mfe *e = o->entry >= 0 ? &c->fe[o->entry] : NULL;
         const char *note = NULL;
         vm_conv_kind k = vm_transform_conversion(from, f, &note);
-        const char *key = e && e->type ? "type" : "max_length";
-        if (k == VM_CONV_NONE)
+        /* the key that asked for the change: a dim that differs, else the
+         * type, else the size keys */
+        const char *key = e && e->dim && from->dim && e->dim != from->dim ? "dim"
+                          : e && e->type                                  ? "type"
+                          : e && e->element_type                          ? "element_type"
+                                                                          : "max_length";
+        if (k == VM_CONV_NONE) {
+            char ft[96] = "", tt[96];
+            if (o->kind != VM_O_LIFT)
+                vm_field_type_text(from, ft, sizeof ft);
+            vm_field_type_text(f, tt, sizeof tt);
             return vm_conf_error(c->where, err, VM_ERR_INVALID,
                                  VM_KP(c, kp, "fields[%d].%s", o->entry, key),
-                                 "%s %s cannot become %s%s%s", o->kind == VM_O_LIFT ? "JSON value"
-                                                                                 : "source",
-                                 o->kind == VM_O_LIFT ? "" : vm_dtype_name(from->type),
-                                 vm_dtype_name(f->type), note ? ": " : "", note ? note : "");
+                                 "%s%s%s cannot become %s%s%s",
+                                 o->kind == VM_O_LIFT ? "JSON value" : "source", *ft ? " " : "",
+                                 ft, tt, note ? ": " : "", note ? note : "");
+        }
         bool lossy = k == VM_CONV_LOSSY;
         /* VarChar shorter than what the sample holds: values would be cut */
         if (o->kind == VM_O_FIELD && f->type == VM_T_VARCHAR && from->type == VM_T_VARCHAR &&
@@ -2002,7 +2011,45 @@ json_t *vm_mapping_summary(const vm_mapping_result *r)
     return out;
 }
 
-/* A YAML flow value: JSON is valid YAML flow syntax. */
+/* Length of the character at p (valid UTF-8) when YAML may not hold it
+ * raw: DEL, the C1 controls (NEL among them), U+2028, U+2029, U+FFFE and
+ * U+FFFF (libyaml refuses them, or reads the separators as line breaks and
+ * folds them); its code point in *cp. 0 for any other character. */
+static size_t vm_yaml_unprintable(const unsigned char *p, unsigned *cp)
+{
+    if (p[0] == 0x7f) {
+        *cp = 0x7f;
+        return 1;
+    }
+    if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+        *cp = p[1];
+        return 2;
+    }
+    if ((p[0] == 0xe2 && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9)) ||
+        (p[0] == 0xef && p[1] == 0xbf && (p[2] == 0xbe || p[2] == 0xbf))) {
+        *cp = (unsigned)(p[0] & 0x0f) << 12 | (unsigned)(p[1] & 0x3f) << 6 | (p[2] & 0x3f);
+        return 3;
+    }
+    return 0;
+}
+
+/* Text in a comment: anything YAML cannot hold raw, and line breaks, as '?'. */
+static void vm_yaml_comment_text(FILE *f, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        unsigned cp;
+        size_t n = vm_yaml_unprintable(p, &cp);
+        if (n || *p < 0x20) {
+            fputc('?', f);
+            p += n ? n : 1;
+        } else {
+            fputc(*p++, f);
+        }
+    }
+}
+
+/* A YAML flow value: JSON is valid YAML flow syntax, once the characters
+ * YAML cannot hold raw are escaped in strings. */
 static void vm_yaml_value(FILE *f, const json_t *v)
 {
     char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -2010,6 +2057,13 @@ static void vm_yaml_value(FILE *f, const json_t *v)
         /* JSON's "a":1 is YAML only with a space after the colon */
         bool in_str = false, esc = false;
         for (const char *p = s; *p; p++) {
+            unsigned cp;
+            size_t n = in_str && !esc ? vm_yaml_unprintable((const unsigned char *)p, &cp) : 0;
+            if (n) {
+                fprintf(f, "\\u%04x", cp);
+                p += n - 1;
+                continue;
+            }
             fputc(*p, f);
             if (in_str) {
                 if (esc)
@@ -2047,8 +2101,9 @@ int vm_mapping_write_yaml(const vm_mapping_result *r, const vm_schema *source,
 {
     const json_t *m = r->resolved;
     json_t *coll = json_object_get(m, "collection"), *pk = json_object_get(m, "primary_key");
-    fprintf(f, "# vecmig mapping for job %s: source '%s' -> collection '%s'.\n", job_id,
-            source->collection, r->target->collection);
+    fprintf(f, "# vecmig mapping for job %s: source '", job_id);
+    vm_yaml_comment_text(f, source->collection);
+    fprintf(f, "' -> collection '%s'.\n", r->target->collection);
     fputs("# Written by `vecmig plan --write-mapping`. Edit it, check it with\n"
           "# `vecmig plan JOB --mapping FILE`, run with `--mapping FILE` (or put it\n"
           "# under `mapping:` in the job file). Every key is described in README.md\n"

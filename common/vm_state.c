@@ -70,6 +70,8 @@ const char *vm_claim_outcome_name(vm_claim_outcome o)
         return "done";
     case VM_CLAIM_FAILED:
         return "failed";
+    case VM_CLAIM_CANCELLED:
+        return "cancelled";
     }
     return "?";
 }
@@ -282,6 +284,70 @@ int vm_state_job_delete(vm_state *s, const char *job_id, vm_err *err)
     return rc ? rc : s->ops->job_delete(s->impl, job_id, err);
 }
 
+int vm_state_job_cancel(vm_state *s, const char *job_id, vm_cancel_result *out, vm_err *err)
+{
+    vm_cancel_result dummy;
+    if (!out)
+        out = &dummy;
+    memset(out, 0, sizeof *out);
+    VM_STATE_OP(s, job_cancel, err);
+    int rc = vm_state_check_job(job_id, err);
+    return rc ? rc : s->ops->job_cancel(s->impl, job_id, out, err);
+}
+
+int vm_state_job_cancel_requested(vm_state *s, const char *job_id, bool *out, vm_err *err)
+{
+    vm_job_counters k;
+    *out = false;
+    int rc = vm_state_job_counters(s, job_id, &k, err);
+    if (rc == 0)
+        *out = k.cancel_ms > 0;
+    return rc;
+}
+
+int vm_state_job_resume(vm_state *s, const char *job_id, vm_job_state *prev, vm_err *err)
+{
+    vm_job_state dummy;
+    VM_STATE_OP(s, job_resume, err);
+    int rc = vm_state_check_job(job_id, err);
+    return rc ? rc : s->ops->job_resume(s->impl, job_id, prev ? prev : &dummy, err);
+}
+
+int vm_state_job_report_put(vm_state *s, const char *job_id, const json_t *report, vm_err *err)
+{
+    VM_STATE_OP(s, job_report_put, err);
+    int rc = vm_state_check_job(job_id, err);
+    if (rc)
+        return rc;
+    if (!json_is_object(report))
+        return vm_err_setc(err, VM_ERR_INVALID, "state: job %s: the report must be a JSON object",
+                           job_id);
+    char *text = json_dumps(report, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (!text)
+        return vm_err_setc(err, VM_ERR_NOMEM, "state: job %s: cannot encode the report", job_id);
+    rc = s->ops->job_report_put(s->impl, job_id, text, err);
+    free(text);
+    return rc;
+}
+
+int vm_state_job_report_get(vm_state *s, const char *job_id, json_t **out, vm_err *err)
+{
+    *out = NULL;
+    VM_STATE_OP(s, job_report_get, err);
+    int rc = vm_state_check_job(job_id, err);
+    char *text = NULL;
+    if (rc || (rc = s->ops->job_report_get(s->impl, job_id, &text, err)) != 0)
+        return rc;
+    json_error_t je;
+    if (!(*out = json_loads(text, JSON_REJECT_DUPLICATES, &je)) || !json_is_object(*out)) {
+        json_decref(*out);
+        *out = NULL;
+        rc = vm_err_setc(err, VM_ERR_PROTOCOL, "state: job %s: unreadable stored report", job_id);
+    }
+    vm_free(text);
+    return rc;
+}
+
 int vm_state_tasks_put(vm_state *s, const char *job_id, const vm_task *tasks, size_t n,
                        vm_err *err)
 {
@@ -363,6 +429,20 @@ int vm_state_task_finish(vm_state *s, const char *job_id, uint32_t task_id, uint
     return s->ops->task_finish(s->impl, job_id, task_id, token, final_state, error, out, err);
 }
 
+int vm_state_task_stats_add(vm_state *s, const char *job_id, uint32_t task_id, uint64_t token,
+                            const vm_task_stats *delta, vm_err *err)
+{
+    VM_STATE_OP(s, task_stats_add, err);
+    int rc = vm_state_check_job(job_id, err);
+    if (rc)
+        return rc;
+    if (!delta || delta->retries < 0 || delta->splits < 0 || delta->changed < 0 ||
+        delta->truncated < 0 || delta->run_ms < 0)
+        return vm_err_setc(err, VM_ERR_INVALID, "state: job %s task %u: negative stats delta",
+                           job_id, (unsigned)task_id);
+    return s->ops->task_stats_add(s->impl, job_id, task_id, token, delta, err);
+}
+
 int vm_state_task_get(vm_state *s, const char *job_id, uint32_t task_id, vm_task_status *out,
                       vm_err *err)
 {
@@ -426,4 +506,50 @@ void vm_state_nonce(char out[17])
             ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)out;
     }
     snprintf(out, 17, "%016" PRIx64, v);
+}
+
+/* ---- the worker registry ----------------------------------------------- */
+
+void vm_worker_status_free_array(vm_worker_status *arr, size_t n)
+{
+    if (!arr)
+        return;
+    for (size_t i = 0; i < n; i++)
+        vm_free(arr[i].id);
+    vm_free(arr);
+}
+
+int vm_state_worker_beat(vm_state *s, const char *job_id, const char *worker_id,
+                         int64_t task_id, int64_t rows, vm_err *err)
+{
+    VM_STATE_OP(s, worker_beat, err);
+    int rc = vm_state_check_job(job_id, err);
+    if (rc)
+        return rc;
+    if (!worker_id || !*worker_id || strlen(worker_id) > 256)
+        return vm_err_setc(err, VM_ERR_INVALID, "state: job %s: worker id: 1 to 256 characters",
+                           job_id);
+    if (task_id < -1 || rows < 0)
+        return vm_err_setc(err, VM_ERR_INVALID, "state: job %s: worker %s: bad task or rows",
+                           job_id, worker_id);
+    return s->ops->worker_beat(s->impl, job_id, worker_id, task_id, rows, err);
+}
+
+int vm_state_workers_list(vm_state *s, const char *job_id, int64_t drop_after_ms,
+                          vm_worker_status **arr, size_t *n, int64_t *now_ms, vm_err *err)
+{
+    int64_t dummy;
+    *arr = NULL;
+    *n = 0;
+    if (!now_ms)
+        now_ms = &dummy;
+    *now_ms = 0;
+    VM_STATE_OP(s, workers_list, err);
+    int rc = vm_state_check_job(job_id, err);
+    if (rc)
+        return rc;
+    if (drop_after_ms <= 0)
+        return vm_err_setc(err, VM_ERR_INVALID, "state: job %s: workers: drop_after_ms must be "
+                                                "positive", job_id);
+    return s->ops->workers_list(s->impl, job_id, drop_after_ms, arr, n, now_ms, err);
 }

@@ -12,6 +12,15 @@
  * One vm_state is one connection, used by one thread at a time; give each
  * worker thread its own.
  *
+ * Job life cycle: planning -> running -> reconciling -> done | failed, and
+ * cancelled. The state is set by the coordinator (job_set_state). A cancel
+ * request is a separate mark on the job (cancel_ms, set by job_cancel):
+ * while it is set, claims answer CANCELLED (no task starts), workers stop
+ * at their next batch boundary, and the coordinator ends the job as
+ * cancelled once no task runs. job_resume() clears the mark and makes a
+ * cancelled, failed or done job running again; the tasks keep their
+ * checkpoints.
+ *
  * Task life cycle:
  *
  *   pending --claim--> running --finish(done)--> done
@@ -23,7 +32,8 @@
  *   (strictly increasing per job). A running task whose lease is still live
  *   is BUSY for other workers; the same worker claiming again gets a new
  *   token (its older token is fenced). DONE and FAILED tasks are not
- *   claimable: FAILED needs an explicit reset() (resume).
+ *   claimable: FAILED needs an explicit reset() (resume). While the job has a
+ *   cancel request no task is claimable (CANCELLED).
  * - heartbeat(), checkpoint() and finish() are FENCED: they apply only while
  *   the task is running under exactly that token, else VM_ERR_FENCED and
  *   nothing changes. checkpoint() moves the cursor and adds the row deltas
@@ -93,6 +103,7 @@ typedef struct vm_job_info {
     json_t *record;     /* the caller's record (new reference) */
     int64_t created_ms; /* store clock */
     int64_t updated_ms;
+    int64_t cancel_ms;  /* when a cancel was requested (store clock); 0: none */
 } vm_job_info;
 
 void vm_job_info_release(vm_job_info *j);
@@ -101,7 +112,18 @@ typedef struct vm_job_counters {
     int64_t tasks_total;
     int64_t pending, running, done, failed;
     int64_t rows_read, rows_written; /* sums of all checkpoints */
+    int64_t cancel_ms; /* when a cancel was requested (store clock); 0: none */
 } vm_job_counters;
+
+/* What the workers measured while running a task, summed over its
+ * attempts (vm_state_task_stats_add): informational, for the report. */
+typedef struct vm_task_stats {
+    int64_t retries;   /* write requests sent again after a retriable error */
+    int64_t splits;    /* requests halved because they were too large */
+    int64_t changed;   /* values a lossy conversion stored differently */
+    int64_t truncated; /* values cut by a `truncate` mapping step */
+    int64_t run_ms;    /* time the attempts ran (workers' clocks) */
+} vm_task_stats;
 
 typedef struct vm_task_status {
     uint32_t id;
@@ -114,17 +136,33 @@ typedef struct vm_task_status {
     int64_t rows_read, rows_written;
     char *error;            /* last error recorded by finish(failed); NULL if none */
     vm_task task;           /* the task itself, decoded */
+    int64_t first_claim_ms; /* store clock: the first claim ever (kept by reset); 0: never */
+    int64_t finished_ms;    /* store clock: the last finish; 0: never finished */
+    vm_task_stats stats;    /* sums of vm_state_task_stats_add */
 } vm_task_status;
 
 void vm_task_status_release(vm_task_status *s);
 /* Release every element, then the array. */
 void vm_task_status_free_array(vm_task_status *arr, size_t n);
 
+/* One entry of a job's worker registry (vm_state_worker_beat). */
+typedef struct vm_worker_status {
+    char *id;             /* worker id */
+    int64_t task_id;      /* the task it reported working on; -1: none */
+    int64_t rows;         /* rows it reported for that task */
+    int64_t last_beat_ms; /* store clock: its last beat */
+} vm_worker_status;
+
+/* Release every element, then the array. */
+void vm_worker_status_free_array(vm_worker_status *arr, size_t n);
+
 typedef enum vm_claim_outcome {
     VM_CLAIM_CLAIMED = 0, /* yours: token, attempts, cursor, counters are set */
     VM_CLAIM_BUSY,        /* running under another owner with a live lease */
     VM_CLAIM_DONE,        /* finished: nothing to do (ack the message) */
     VM_CLAIM_FAILED,      /* failed: claimable again only after task_reset */
+    VM_CLAIM_CANCELLED,   /* the job has a cancel request: start nothing (ack the
+                           * message; `vecmig resume` publishes the task again) */
 } vm_claim_outcome;
 
 const char *vm_claim_outcome_name(vm_claim_outcome o);
@@ -137,9 +175,19 @@ typedef struct vm_claim {
     int64_t lease_until_ms; /* CLAIMED: your lease; BUSY: the owner's */
     char *cursor;           /* checkpoint to resume from; NULL = start of the range */
     int64_t rows_read, rows_written; /* the task's counters so far */
+    bool prior_claim;       /* the task was claimed before this claim (even before a
+                             * reset): rows written after its checkpoint may be in
+                             * the target (autoID targets must remove them) */
 } vm_claim;
 
 void vm_claim_release(vm_claim *c);
+
+typedef struct vm_cancel_result {
+    bool applied;        /* false: requested before, or the job is over */
+    vm_job_state state;  /* the job's state when the call was made */
+    int64_t cancel_ms;   /* the request's time (store clock); 0 when the job is
+                          * done or failed and nothing was marked */
+} vm_cancel_result;
 
 typedef struct vm_finish_result {
     bool applied;        /* false: the task was already done or failed */
@@ -180,6 +228,20 @@ typedef struct vm_state_ops {
                       vm_err *err);
     int (*tasks_expired)(void *st, const char *job_id, uint32_t **ids, size_t *n, vm_err *err);
     int (*task_reset)(void *st, const char *job_id, uint32_t task_id, vm_err *err);
+
+    int (*job_cancel)(void *st, const char *job_id, vm_cancel_result *out, vm_err *err);
+    int (*job_resume)(void *st, const char *job_id, vm_job_state *prev, vm_err *err);
+
+    int (*task_stats_add)(void *st, const char *job_id, uint32_t task_id, uint64_t token,
+                          const vm_task_stats *delta, vm_err *err);
+    int (*job_report_put)(void *st, const char *job_id, const char *report, vm_err *err);
+    int (*job_report_get)(void *st, const char *job_id, char **report, vm_err *err);
+
+    /* the worker registry (NULL: not kept by this backend) */
+    int (*worker_beat)(void *st, const char *job_id, const char *worker_id, int64_t task_id,
+                       int64_t rows, vm_err *err);
+    int (*workers_list)(void *st, const char *job_id, int64_t drop_after_ms,
+                        vm_worker_status **arr, size_t *n, int64_t *now_ms, vm_err *err);
 } vm_state_ops;
 
 typedef struct vm_state {
@@ -214,6 +276,31 @@ void vm_state_ids_free(char **ids, size_t n);
 int vm_state_job_counters(vm_state *s, const char *job_id, vm_job_counters *out, vm_err *err);
 /* Remove the job and all its tasks (purge); a missing job is success. */
 int vm_state_job_delete(vm_state *s, const char *job_id, vm_err *err);
+
+/* Atomic: mark the job cancel-requested (cancel_ms = now on the store
+ * clock) unless it is done, failed or cancelled, or already marked (the
+ * first request's time is kept). From then on claims answer CANCELLED.
+ * Nothing else changes: running tasks keep their leases and may still
+ * checkpoint the batch in flight. VM_ERR_NOT_FOUND without the job. */
+int vm_state_job_cancel(vm_state *s, const char *job_id, vm_cancel_result *out, vm_err *err);
+/* Whether the job has a cancel request (a light read, for batch
+ * boundaries). VM_ERR_NOT_FOUND without the job. */
+int vm_state_job_cancel_requested(vm_state *s, const char *job_id, bool *out, vm_err *err);
+/* Atomic: clear the cancel request; a cancelled, failed or done job becomes
+ * running (planning, running and reconciling are kept). *prev (may be NULL)
+ * gets the state before. Tasks are not touched (reset failed ones with
+ * task_reset). VM_ERR_NOT_FOUND without the job. */
+int vm_state_job_resume(vm_state *s, const char *job_id, vm_job_state *prev, vm_err *err);
+
+/* The job's final report (the JSON document of coordinator/report.h), kept
+ * beside the job so `vecmig report JOB` can print it later; a later run
+ * replaces it, job_delete removes it. It is stored as compact text and
+ * must hold no secrets (errors in it are redacted). VM_ERR_NOT_FOUND
+ * without the job. */
+int vm_state_job_report_put(vm_state *s, const char *job_id, const json_t *report, vm_err *err);
+/* *out: the stored report (new reference). VM_ERR_NOT_FOUND without the
+ * job, or when the job has no report yet (the message says which). */
+int vm_state_job_report_get(vm_state *s, const char *job_id, json_t **out, vm_err *err);
 
 /* ---- tasks --------------------------------------------------------------- */
 
@@ -250,6 +337,14 @@ int vm_state_task_finish(vm_state *s, const char *job_id, uint32_t task_id, uint
                          vm_task_state final_state, const char *error, vm_finish_result *out,
                          vm_err *err);
 
+/* Fenced like checkpoint: iff the task runs under token, add the deltas
+ * (each >= 0) to its stats; else VM_ERR_FENCED and nothing changes. Call it
+ * before finish (a finished task is no longer running). Not protected
+ * against a lost reply: do not repeat it after an error (the stats are
+ * informational; a lost delta only undercounts). */
+int vm_state_task_stats_add(vm_state *s, const char *job_id, uint32_t task_id, uint64_t token,
+                            const vm_task_stats *delta, vm_err *err);
+
 /* One task's status; VM_ERR_NOT_FOUND if unknown. Release *out. */
 int vm_state_task_get(vm_state *s, const char *job_id, uint32_t task_id, vm_task_status *out,
                       vm_err *err);
@@ -266,5 +361,20 @@ int vm_state_tasks_expired(vm_state *s, const char *job_id, uint32_t **ids, size
  * pending: no-op. done: VM_ERR_INVALID. running with a live lease:
  * VM_ERR_UNAVAILABLE (retriable once the lease expired). */
 int vm_state_task_reset(vm_state *s, const char *job_id, uint32_t task_id, vm_err *err);
+
+/* ---- the worker registry ------------------------------------------------- */
+
+/* Record that worker_id is alive in the job (last_beat_ms = now on the
+ * store clock), working on task_id (-1: none) with `rows` rows so far.
+ * Informational (for `vecmig status`): not fenced, idempotent; the job
+ * need not exist (nothing is checked), job_delete removes the entries. */
+int vm_state_worker_beat(vm_state *s, const char *job_id, const char *worker_id,
+                         int64_t task_id, int64_t rows, vm_err *err);
+/* The job's registered workers sorted by id, and the store clock's now
+ * (now_ms may be NULL). Entries whose last beat is older than
+ * drop_after_ms (> 0) are removed from the store and not returned. Free
+ * with vm_worker_status_free_array. */
+int vm_state_workers_list(vm_state *s, const char *job_id, int64_t drop_after_ms,
+                          vm_worker_status **arr, size_t *n, int64_t *now_ms, vm_err *err);
 
 #endif

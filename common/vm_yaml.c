@@ -724,21 +724,25 @@ int vm_conf_parse_file(const char *path, json_t **out, vm_err *err)
 
 int vm_yaml_loc(const json_t *locs, const char *path, int *line, int *col)
 {
-    char buf[512];
-    if (!locs || !path)
+    /* a copy as long as the path: a fixed buffer cut long paths (keys of
+     * any length are allowed) and then missed them */
+    char *buf = locs && path ? vm_strdup(path) : NULL;
+    if (!buf)
         return -1;
-    snprintf(buf, sizeof buf, "%s", path);
     for (;;) {
         json_t *v = json_object_get(locs, buf);
         if (v) {
             uint64_t e = (uint64_t)json_integer_value(v);
             *line = (int)(e >> 32);
             *col = (int)(e & 0xffffffffu);
+            vm_free(buf);
             return 0;
         }
         /* the root's position only answers for the root itself */
-        if (!buf[0] || (!strchr(buf, '.') && !strchr(buf, '[')))
+        if (!buf[0] || (!strchr(buf, '.') && !strchr(buf, '['))) {
+            vm_free(buf);
             return -1;
+        }
         /* drop the last ".key" or "[i]" */
         char *dot = strrchr(buf, '.');
         char *br = strrchr(buf, '[');

@@ -111,6 +111,11 @@ static int vm_plan_sample(vm_source *src, const vm_plan *p, int64_t want, vm_bat
         vm_source_close(src);
         if (rc != VM_OK) {
             vm_err_prefix(err, "sampling rows for the mapping: ");
+            /* a sampled row the target cannot take (a NULL or malformed
+             * vector, ...) is bad source data, not a bad job file: exit 1
+             * as when a task meets it, not 2 */
+            if (rc == VM_ERR_INVALID)
+                rc = err->code = VM_ERR_PROTOCOL;
             goto cleanup;
         }
     }

@@ -6,7 +6,8 @@
  * fencing of an old token (heartbeat, checkpoint and finish rejected and
  * nothing changed), lease expiry on the store's clock, idempotent finish,
  * reset, exact counters under SC_NTHREADS connections checkpointing
- * concurrently, and purge.
+ * concurrently, cancel requests and resume (on a job of their own), and
+ * purge.
  *
  * Include it once, after <cmocka.h>, from the test file. Before the first
  * test, set sc_open (opens a new connection to the store under test; fails
@@ -14,7 +15,10 @@
  * share that job and run in this order, each using its own task ids:
  *   sc_test_job_record, sc_test_tasks_put_idempotent (tasks 0..20),
  *   sc_test_claim_and_fencing (1, 2), sc_test_lease_expiry (3),
- *   sc_test_concurrent_counters (10..13), ..., sc_test_job_delete (last).
+ *   sc_test_concurrent_counters (10..13), sc_test_cancel_resume (its own job
+ *   "<sc_job>.cancel", deleted at its end), sc_test_stats_report (its own job
+ *   "<sc_job>.report", deleted at its end), sc_test_workers (its own job
+ *   "<sc_job>.workers", deleted at its end), ..., sc_test_job_delete (last).
  * Tasks 4..9 are left pending for backend-specific tests.
  */
 #ifndef VM_TEST_STATE_CONTRACT_H
@@ -494,6 +498,312 @@ static void sc_test_concurrent_counters(void **st)
     vm_state_close(s);
 }
 
+
+/* A job of its own: a cancel request stops new claims (CANCELLED, nothing
+ * changes), leaves the task in flight its checkpoint, is idempotent and is
+ * not made on a job that is over; resume clears it and makes a cancelled,
+ * failed or done job running; a claim after a reset reports the prior
+ * claim (autoID targets need it). */
+static void sc_test_cancel_resume(void **st)
+{
+    (void)st;
+    vm_state *s = sc_open();
+    vm_err e;
+    char job[128];
+    snprintf(job, sizeof job, "%s.cancel", sc_job);
+    vm_cancel_result cr;
+    vm_job_state prev;
+    assert_int_equal(vm_state_job_cancel(s, job, &cr, &e), VM_ERR_NOT_FOUND);
+    assert_int_equal(vm_state_job_resume(s, job, &prev, &e), VM_ERR_NOT_FOUND);
+    bool requested = true;
+    assert_int_equal(vm_state_job_cancel_requested(s, job, &requested, &e), VM_ERR_NOT_FOUND);
+    assert_int_equal(vm_state_job_cancel(s, "bad{id}", &cr, &e), VM_ERR_INVALID);
+
+    json_t *rec = json_pack("{s:s}", "note", "cancel");
+    assert_int_equal(vm_state_job_put(s, job, rec, &e), 0);
+    json_decref(rec);
+    vm_task t[3];
+    for (uint32_t i = 0; i < 3; i++)
+        sc_make_task(&t[i], job, i);
+    assert_int_equal(vm_state_tasks_put(s, job, t, 3, &e), 0);
+    assert_int_equal(vm_state_job_set_state(s, job, VM_JOB_RUNNING, &e), 0);
+    vm_job_counters c;
+    assert_int_equal(vm_state_job_counters(s, job, &c, &e), 0);
+    assert_int_equal(c.cancel_ms, 0);
+    assert_int_equal(vm_state_job_cancel_requested(s, job, &requested, &e), 0);
+    assert_false(requested);
+
+    /* task 0 runs; its claim is the first one */
+    vm_claim cl;
+    assert_int_equal(vm_state_task_claim(s, job, 0, "w-a", 60000, &cl, &e), 0);
+    assert_int_equal(cl.outcome, VM_CLAIM_CLAIMED);
+    assert_false(cl.prior_claim);
+    uint64_t tok = cl.token;
+    vm_claim_release(&cl);
+
+    /* the request */
+    assert_int_equal(vm_state_job_cancel(s, job, &cr, &e), 0);
+    assert_true(cr.applied);
+    assert_int_equal(cr.state, VM_JOB_RUNNING);
+    assert_true(cr.cancel_ms > 1600000000000ll);
+    int64_t when = cr.cancel_ms;
+    assert_int_equal(vm_state_job_cancel(s, job, &cr, &e), 0); /* again: kept */
+    assert_false(cr.applied);
+    assert_true(cr.cancel_ms == when);
+    assert_int_equal(vm_state_job_cancel_requested(s, job, &requested, &e), 0);
+    assert_true(requested);
+    vm_job_info info;
+    assert_int_equal(vm_state_job_get(s, job, &info, &e), 0);
+    assert_true(info.cancel_ms == when);
+    assert_int_equal(info.state, VM_JOB_RUNNING); /* the coordinator sets cancelled */
+    vm_job_info_release(&info);
+
+    /* no task starts, whoever asks; nothing changes */
+    vm_job_counters before, after;
+    assert_int_equal(vm_state_job_counters(s, job, &before, &e), 0);
+    assert_int_equal(vm_state_task_claim(s, job, 1, "w-b", 60000, &cl, &e), 0);
+    assert_int_equal(cl.outcome, VM_CLAIM_CANCELLED);
+    vm_claim_release(&cl);
+    assert_int_equal(vm_state_task_claim(s, job, 0, "w-a", 60000, &cl, &e), 0);
+    assert_int_equal(cl.outcome, VM_CLAIM_CANCELLED);
+    vm_claim_release(&cl);
+    assert_int_equal(vm_state_job_counters(s, job, &after, &e), 0);
+    assert_memory_equal(&before, &after, sizeof before);
+    vm_task_status ts;
+    assert_int_equal(vm_state_task_get(s, job, 1, &ts, &e), 0);
+    assert_int_equal(ts.state, VM_TASK_PENDING);
+    assert_int_equal(ts.attempts, 0);
+    assert_null(ts.owner);
+    vm_task_status_release(&ts);
+
+    /* the batch in flight is still counted, under the same token */
+    assert_int_equal(vm_state_task_checkpoint(s, job, 0, tok, "c-50", 50, 50, 60000, &e), 0);
+    assert_int_equal(vm_state_task_heartbeat(s, job, 0, tok, 60000, NULL, &e), 0);
+    assert_int_equal(vm_state_job_counters(s, job, &c, &e), 0);
+    assert_int_equal(c.rows_written, 50);
+    assert_true(c.cancel_ms == when);
+
+    /* the worker lets its lease run out; the coordinator resets the task */
+    assert_int_equal(vm_state_task_heartbeat(s, job, 0, tok, 1, NULL, &e), 0);
+    sc_pause_ms(20);
+    assert_int_equal(vm_state_task_reset(s, job, 0, &e), 0);
+    assert_int_equal(vm_state_job_set_state(s, job, VM_JOB_CANCELLED, &e), 0);
+    /* cancelling a cancelled job: nothing to do */
+    assert_int_equal(vm_state_job_cancel(s, job, &cr, &e), 0);
+    assert_false(cr.applied);
+    assert_int_equal(cr.state, VM_JOB_CANCELLED);
+
+    /* resume: the mark goes, the job runs, tasks are claimable */
+    assert_int_equal(vm_state_job_resume(s, job, &prev, &e), 0);
+    assert_int_equal(prev, VM_JOB_CANCELLED);
+    assert_int_equal(vm_state_job_get(s, job, &info, &e), 0);
+    assert_int_equal(info.state, VM_JOB_RUNNING);
+    assert_int_equal(info.cancel_ms, 0);
+    vm_job_info_release(&info);
+    assert_int_equal(vm_state_job_resume(s, job, &prev, &e), 0); /* idempotent */
+    assert_int_equal(prev, VM_JOB_RUNNING);
+    assert_int_equal(vm_state_task_claim(s, job, 1, "w-b", 60000, &cl, &e), 0);
+    assert_int_equal(cl.outcome, VM_CLAIM_CLAIMED);
+    assert_false(cl.prior_claim);
+    vm_claim_release(&cl);
+    /* task 0 was claimed before its reset: resumed from its checkpoint, and
+     * the claim says an earlier one may have written past it */
+    assert_int_equal(vm_state_task_claim(s, job, 0, "w-c", 60000, &cl, &e), 0);
+    assert_int_equal(cl.outcome, VM_CLAIM_CLAIMED);
+    assert_true(cl.prior_claim);
+    assert_int_equal(cl.attempts, 1);
+    assert_string_equal(cl.cursor, "c-50");
+    assert_true(cl.token > tok);
+    vm_claim_release(&cl);
+
+    /* a job that is over is not marked; resume makes a done or failed job
+     * running again */
+    vm_state_job_set_state(s, job, VM_JOB_DONE, &e);
+    assert_int_equal(vm_state_job_cancel(s, job, &cr, &e), 0);
+    assert_false(cr.applied);
+    assert_int_equal(cr.state, VM_JOB_DONE);
+    assert_int_equal(cr.cancel_ms, 0);
+    assert_int_equal(vm_state_job_resume(s, job, &prev, &e), 0);
+    assert_int_equal(prev, VM_JOB_DONE);
+    vm_state_job_set_state(s, job, VM_JOB_FAILED, &e);
+    assert_int_equal(vm_state_job_resume(s, job, &prev, &e), 0);
+    assert_int_equal(prev, VM_JOB_FAILED);
+    /* planning and reconciling are kept, only the mark goes */
+    vm_state_job_set_state(s, job, VM_JOB_PLANNING, &e);
+    assert_int_equal(vm_state_job_cancel(s, job, &cr, &e), 0);
+    assert_true(cr.applied);
+    assert_int_equal(cr.state, VM_JOB_PLANNING);
+    assert_int_equal(vm_state_job_resume(s, job, &prev, &e), 0);
+    assert_int_equal(vm_state_job_get(s, job, &info, &e), 0);
+    assert_int_equal(info.state, VM_JOB_PLANNING);
+    assert_int_equal(info.cancel_ms, 0);
+    vm_job_info_release(&info);
+    assert_int_equal(vm_state_job_delete(s, job, &e), 0);
+    vm_state_close(s);
+}
+
+/* A job of its own: a task's first claim and finish times on the store's
+ * clock (the first claim kept by a later claim), stats added only under the
+ * running token and summed, and the job's stored report (absent, put,
+ * replaced, kept by job_put, gone with the job). */
+static void sc_test_stats_report(void **st)
+{
+    (void)st;
+    vm_state *s = sc_open();
+    vm_err e;
+    char job[128];
+    snprintf(job, sizeof job, "%s.report", sc_job);
+    json_t *rep = NULL, *got = NULL;
+    assert_int_equal(vm_state_job_report_get(s, job, &got, &e), VM_ERR_NOT_FOUND);
+    rep = json_pack("{s:s, s:s, s:[i,i]}", "verdict", "ok", "note",
+                    "<script>alert(1)</script> \xc3\xa9 \"q\"", "rows", 1, 2);
+    assert_non_null(rep);
+    assert_int_equal(vm_state_job_report_put(s, job, rep, &e), VM_ERR_NOT_FOUND);
+    json_t *rec = json_pack("{s:s}", "note", "report");
+    assert_int_equal(vm_state_job_put(s, job, rec, &e), 0);
+    assert_int_equal(vm_state_job_report_get(s, job, &got, &e), VM_ERR_NOT_FOUND);
+    assert_non_null(strstr(e.msg, "no report"));
+    vm_task t;
+    sc_make_task(&t, job, 0);
+    assert_int_equal(vm_state_tasks_put(s, job, &t, 1, &e), 0);
+
+    /* before any claim: no times, no stats */
+    vm_task_status ts;
+    assert_int_equal(vm_state_task_get(s, job, 0, &ts, &e), 0);
+    assert_true(ts.first_claim_ms == 0 && ts.finished_ms == 0 && ts.stats.retries == 0);
+    vm_task_status_release(&ts);
+
+    vm_claim c;
+    if (vm_state_task_claim(s, job, 0, "w-a", 60000, &c, &e) != 0)
+        fail_msg("claim: %s", e.msg);
+    assert_int_equal(c.outcome, VM_CLAIM_CLAIMED);
+    uint64_t tok1 = c.token;
+    vm_claim_release(&c);
+    assert_int_equal(vm_state_task_get(s, job, 0, &ts, &e), 0);
+    int64_t first = ts.first_claim_ms;
+    assert_true(first > 1600000000000ll);
+    assert_true(ts.finished_ms == 0);
+    vm_task_status_release(&ts);
+
+    vm_task_stats d = {.retries = 1, .splits = 2, .changed = 3, .truncated = 4, .run_ms = 50};
+    assert_int_equal(vm_state_task_stats_add(s, job, 0, tok1, &d, &e), 0);
+    vm_task_stats neg = {.retries = -1};
+    assert_int_equal(vm_state_task_stats_add(s, job, 0, tok1, &neg, &e), VM_ERR_INVALID);
+    assert_int_equal(vm_state_task_stats_add(s, job, 0, tok1 + 1000, &d, &e), VM_ERR_FENCED);
+
+    /* a second claim (same worker: a new token) keeps the first claim's time
+     * and fences the old token for stats too */
+    sc_pause_ms(5);
+    if (vm_state_task_claim(s, job, 0, "w-a", 60000, &c, &e) != 0)
+        fail_msg("claim: %s", e.msg);
+    uint64_t tok2 = c.token;
+    vm_claim_release(&c);
+    assert_int_equal(vm_state_task_stats_add(s, job, 0, tok1, &d, &e), VM_ERR_FENCED);
+    vm_task_stats d2 = {.retries = 10, .run_ms = 7};
+    assert_int_equal(vm_state_task_stats_add(s, job, 0, tok2, &d2, &e), 0);
+    vm_finish_result fr;
+    assert_int_equal(vm_state_task_finish(s, job, 0, tok2, VM_TASK_DONE, NULL, &fr, &e), 0);
+    assert_true(fr.applied);
+    /* finished: no longer running, stats are fenced */
+    assert_int_equal(vm_state_task_stats_add(s, job, 0, tok2, &d2, &e), VM_ERR_FENCED);
+
+    vm_task_status *arr = NULL;
+    size_t n = 0;
+    assert_int_equal(vm_state_tasks_list(s, job, &arr, &n, &e), 0);
+    assert_int_equal(n, 1);
+    assert_true(arr[0].first_claim_ms == first);
+    assert_true(arr[0].finished_ms >= first);
+    assert_int_equal(arr[0].stats.retries, 11);
+    assert_int_equal(arr[0].stats.splits, 2);
+    assert_int_equal(arr[0].stats.changed, 3);
+    assert_int_equal(arr[0].stats.truncated, 4);
+    assert_int_equal(arr[0].stats.run_ms, 57);
+    vm_task_status_free_array(arr, n);
+    assert_int_equal(vm_state_task_get(s, job, 0, &ts, &e), 0);
+    assert_int_equal(ts.stats.retries, 11);
+    assert_true(ts.finished_ms >= first);
+    vm_task_status_release(&ts);
+
+    /* the report: stored exactly, replaced by the next put, kept by job_put */
+    assert_int_equal(vm_state_job_report_put(s, job, rep, &e), 0);
+    assert_int_equal(vm_state_job_report_get(s, job, &got, &e), 0);
+    assert_true(json_equal(got, rep));
+    json_decref(got);
+    json_object_set_new(rep, "verdict", json_string("failed"));
+    assert_int_equal(vm_state_job_report_put(s, job, rep, &e), 0);
+    assert_int_equal(vm_state_job_put(s, job, rec, &e), 0);
+    assert_int_equal(vm_state_job_report_get(s, job, &got, &e), 0);
+    assert_string_equal(json_string_value(json_object_get(got, "verdict")), "failed");
+    json_decref(got);
+    json_t *arr2 = json_array();
+    assert_int_equal(vm_state_job_report_put(s, job, arr2, &e), VM_ERR_INVALID);
+    json_decref(arr2);
+
+    assert_int_equal(vm_state_job_delete(s, job, &e), 0);
+    assert_int_equal(vm_state_job_report_get(s, job, &got, &e), VM_ERR_NOT_FOUND);
+    assert_null(got);
+    json_decref(rep);
+    json_decref(rec);
+    vm_state_close(s);
+}
+
+/* The worker registry (its own job "<sc_job>.workers", deleted at its end):
+ * a beat records task, rows and the store clock's time; a later beat
+ * replaces the entry; the list is sorted by id and gives the store's now;
+ * entries older than drop_after_ms are dropped; job_delete removes them. */
+static void sc_test_workers(void **st)
+{
+    (void)st;
+    vm_state *s = sc_open();
+    vm_err e;
+    char job[128];
+    snprintf(job, sizeof job, "%s.workers", sc_job);
+    vm_worker_status *w = NULL;
+    size_t n = 99;
+    int64_t now = -1;
+    assert_int_equal(vm_state_workers_list(s, job, 60000, &w, &n, &now, &e), 0);
+    assert_int_equal(n, 0);
+    assert_true(now > 1600000000000ll);
+    json_t *rec = json_pack("{s:s}", "note", "workers");
+    assert_int_equal(vm_state_job_put(s, job, rec, &e), 0);
+    assert_int_equal(vm_state_worker_beat(s, job, "w-b", 3, 10, &e), 0);
+    assert_int_equal(vm_state_worker_beat(s, job, "w-a", -1, 0, &e), 0);
+    assert_int_equal(vm_state_worker_beat(s, job, "w-b", 4, 25, &e), 0);
+    assert_int_equal(vm_state_worker_beat(s, job, "", 4, 25, &e), VM_ERR_INVALID);
+    assert_int_equal(vm_state_worker_beat(s, job, "w-c", -2, 0, &e), VM_ERR_INVALID);
+    assert_int_equal(vm_state_worker_beat(s, job, "w-c", 1, -1, &e), VM_ERR_INVALID);
+    assert_int_equal(vm_state_workers_list(s, job, 0, &w, &n, NULL, &e), VM_ERR_INVALID);
+    assert_int_equal(vm_state_workers_list(s, job, 60000, &w, &n, &now, &e), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(w[0].id, "w-a");
+    assert_true(w[0].task_id == -1 && w[0].rows == 0);
+    assert_string_equal(w[1].id, "w-b");
+    assert_true(w[1].task_id == 4 && w[1].rows == 25);
+    assert_true(w[1].last_beat_ms > 1600000000000ll && w[1].last_beat_ms <= now);
+    assert_true(now - w[1].last_beat_ms < 10000);
+    int64_t beat_a = w[0].last_beat_ms;
+    vm_worker_status_free_array(w, n);
+
+    /* w-a beats again later; w-b does not: with a short drop_after, w-b
+     * goes (from the store too), w-a stays */
+    sc_pause_ms(300);
+    assert_int_equal(vm_state_worker_beat(s, job, "w-a", 5, 1, &e), 0);
+    assert_int_equal(vm_state_workers_list(s, job, 200, &w, &n, &now, &e), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(w[0].id, "w-a");
+    assert_true(w[0].task_id == 5 && w[0].last_beat_ms > beat_a);
+    vm_worker_status_free_array(w, n);
+    assert_int_equal(vm_state_workers_list(s, job, 60000, &w, &n, NULL, &e), 0);
+    assert_int_equal(n, 1);
+    vm_worker_status_free_array(w, n);
+
+    assert_int_equal(vm_state_job_delete(s, job, &e), 0);
+    assert_int_equal(vm_state_workers_list(s, job, 60000, &w, &n, NULL, &e), 0);
+    assert_int_equal(n, 0);
+    vm_worker_status_free_array(w, n);
+    json_decref(rec);
+    vm_state_close(s);
+}
 
 /* Purge: the job goes, the index forgets it; deleting again is success. */
 static void sc_test_job_delete(void **st)

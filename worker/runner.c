@@ -34,6 +34,27 @@ static int vm_sleep_ticking(vm_runner *r, long ms, vm_err *err)
     return VM_OK;
 }
 
+/* "row id=12" / "row id='abc'" by the target's primary key when the batch
+ * holds it (not under autoID), else "row 3 of the batch". */
+static void vm_row_label(const vm_runner *r, size_t row, char *buf, size_t cap)
+{
+    const vm_field *pk = vm_schema_primary(r->target);
+    int col = pk && !pk->auto_id ? vm_batch_col(r->batch, pk->name) : -1;
+    if (col >= 0 && !vm_batch_is_null(r->batch, (size_t)col, row)) {
+        if (pk->type == VM_T_VARCHAR) {
+            size_t n;
+            const char *k = vm_batch_get_str(r->batch, (size_t)col, row, &n);
+            snprintf(buf, cap, "row %s='%.*s'%s", pk->name, (int)(n < 64 ? n : 64), k,
+                     n > 64 ? "..." : "");
+        } else {
+            snprintf(buf, cap, "row %s=%lld", pk->name,
+                     (long long)vm_batch_get_int(r->batch, (size_t)col, row));
+        }
+        return;
+    }
+    snprintf(buf, cap, "row %zu of the batch", row);
+}
+
 /* Write rows [from, to): retry retriable errors, halve on TOO_LARGE. */
 static int vm_write_range(vm_runner *r, size_t from, size_t to, vm_err *err)
 {
@@ -45,11 +66,18 @@ static int vm_write_range(vm_runner *r, size_t from, size_t to, vm_err *err)
             return VM_OK;
         }
         if (rc == VM_ERR_TOO_LARGE) {
-            if (to - from == 1)
+            if (to - from > 1 && r->opts->metrics)
+                vm_metric_inc(r->opts->metrics->retries[VM_RETRY_TOO_LARGE]);
+            if (to - from == 1) {
+                /* err->msg cannot be an argument of the call that rewrites it */
+                char why[VM_ERR_MSG_MAX], row[160];
+                snprintf(why, sizeof why, "%s", err->msg);
+                vm_row_label(r, from, row, sizeof row);
                 return vm_err_set(err, VM_ERR_TOO_LARGE, false,
-                                  "one row alone is too large to send (%s); raise "
+                                  "%s alone is too large to send (%s); raise "
                                   "migration.batch_bytes",
-                                  err->msg);
+                                  row, why);
+            }
             size_t mid = from + (to - from) / 2;
             r->res->splits++;
             vm_debug("request of %zu rows too large, splitting: %s", to - from, err->msg);
@@ -60,6 +88,8 @@ static int vm_write_range(vm_runner *r, size_t from, size_t to, vm_err *err)
         if (!err->retriable || attempt >= r->opts->max_write_attempts)
             return attempt > 1 ? vm_err_prefix(err, "after %d attempts: ", attempt) : rc;
         r->res->retries++;
+        if (r->opts->metrics)
+            vm_metric_inc(r->opts->metrics->retries[vm_retry_cause_of((vm_code)rc)]);
         long wait = vm_backoff_ms(attempt, r->opts->backoff_base_ms ? r->opts->backoff_base_ms : 200,
                                   r->opts->backoff_max_ms ? r->opts->backoff_max_ms : 30000,
                                   &r->seed);
@@ -83,6 +113,7 @@ int vm_run_task(vm_source *src, vm_sink *sink, const vm_schema *read_schema, vm_
     vm_batch *batch = NULL;
     char *pos = NULL, *filter = NULL;
     int rc;
+    const vm_worker_metrics *wm = opts->metrics;
     vm_runner r = {.sink = sink, .target = target, .opts = opts, .hooks = hooks, .res = res,
                    .seed = (unsigned)time(NULL) ^ task->id};
     const vm_field *pk = vm_schema_primary(target);
@@ -109,16 +140,28 @@ int vm_run_task(vm_source *src, vm_sink *sink, const vm_schema *read_schema, vm_
         goto cleanup;
     for (bool done = false; !done;) {
         vm_batch_clear(batch);
+        double t0 = wm ? vm_metrics_now() : 0;
         if ((rc = vm_source_read(src, batch, opts->batch_rows, &done, err)) != VM_OK)
             goto cleanup;
         if (batch->nrows == 0 && done)
             break;
+        if (wm) {
+            vm_metric_observe(wm->source_read_seconds, vm_metrics_now() - t0);
+            vm_metric_add(wm->rows_read, (double)batch->nrows);
+        }
         int64_t before = res->rows_written;
         r.batch = batch;
         if (xf && (rc = vm_transform_apply(xf, batch, &r.batch, err)) != VM_OK)
             goto cleanup;
+        uint64_t bytes0 = wm ? vm_sink_bytes_written(sink) : 0;
+        double t1 = wm ? vm_metrics_now() : 0;
         if ((rc = vm_write_range(&r, 0, batch->nrows, err)) != VM_OK)
             goto cleanup;
+        if (wm) {
+            vm_metric_observe(wm->batch_write_seconds, vm_metrics_now() - t1);
+            vm_metric_add(wm->rows_written, (double)(res->rows_written - before));
+            vm_metric_add(wm->bytes_written, (double)(vm_sink_bytes_written(sink) - bytes0));
+        }
         res->rows_read += (int64_t)batch->nrows;
         res->batches++;
         vm_free(pos);

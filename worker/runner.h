@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "vm_connector.h"
+#include "vm_metrics.h"
 #include "vm_transform.h"
 
 typedef struct vm_run_hooks {
@@ -44,6 +45,7 @@ typedef struct vm_run_opts {
     long backoff_base_ms;    /* first backoff (default 200) */
     long backoff_max_ms;     /* cap (default 30000) */
     bool resumed;            /* a cursor is given or an earlier attempt ran */
+    const vm_worker_metrics *metrics; /* NULL: none; rows, bytes, latencies, retries */
 } vm_run_opts;
 
 typedef struct vm_run_result {

@@ -20,6 +20,7 @@
 #include "vm_log.h"
 #include "vm_mem.h"
 #include "vm_state.h"
+#include "vm_testhook.h"
 
 #include <inttypes.h>
 #include <signal.h>
@@ -69,7 +70,22 @@ typedef struct vm_wk {
     uint32_t task_id;
     uint64_t token;
     int64_t last_beat;
+    int64_t last_reg; /* the last worker-registry beat (vm_state_worker_beat) */
+    int64_t rows;     /* rows written by the task in hand, for that registry */
+    bool cancelled; /* the job's cancel request stopped it */
+    long batch_delay_ms; /* test hook (vm_testhook.h) */
+    vm_worker_metrics wm; /* all NULL without metrics */
 } vm_wk;
+
+/* Tell the job's worker registry (for `vecmig status`) that we are alive,
+ * on task_id (-1: none). Informational: a failure is only logged. */
+static void vm_wk_register(vm_wk *w, int64_t task_id)
+{
+    vm_err e;
+    w->last_reg = vm_mono_ms();
+    if (vm_state_worker_beat(w->state, w->job->job.id, w->id, task_id, w->rows, &e) != VM_OK)
+        vm_debug("worker registry: %s", e.msg);
+}
 
 static int vm_wk_checkpoint(void *ctx, const char *cursor, int64_t d_read, int64_t d_written,
                             vm_err *err)
@@ -79,8 +95,11 @@ static int vm_wk_checkpoint(void *ctx, const char *cursor, int64_t d_read, int64
                                       d_read, d_written, w->job->migration.lease_ms, err);
     if (rc == VM_OK) {
         w->last_beat = vm_mono_ms();
+        w->rows += d_written;
         vm_debug("task %u: checkpoint %s (+%" PRId64 " rows)", w->task_id, cursor ? cursor : "",
                  d_written);
+        if (w->batch_delay_ms > 0)
+            vm_sleep_ms(w->batch_delay_ms);
     }
     return rc;
 }
@@ -90,9 +109,19 @@ static int vm_wk_tick(void *ctx, vm_err *err)
     vm_wk *w = ctx;
     if (vm_worker_stop)
         return vm_err_setc(err, VM_ERR_CANCELLED, "worker stopping");
+    /* a batch boundary: stop here when the job is cancelled (a failed read
+     * is looked at again at the next boundary) */
+    bool cancel = false;
+    vm_err e2;
+    if (vm_state_job_cancel_requested(w->state, w->job->job.id, &cancel, &e2) == VM_OK && cancel) {
+        w->cancelled = true;
+        return vm_err_setc(err, VM_ERR_CANCELLED, "job %s cancelled", w->job->job.id);
+    }
     int rc = vm_queue_keepalive(w->queue, err);
     if (rc != VM_OK && !err->retriable)
         return rc;
+    if (vm_mono_ms() - w->last_reg >= w->job->migration.heartbeat_ms)
+        vm_wk_register(w, w->task_id);
     if (vm_mono_ms() - w->last_beat >= w->job->migration.heartbeat_ms) {
         rc = vm_state_task_heartbeat(w->state, w->job->job.id, w->task_id, w->token,
                                      w->job->migration.lease_ms, NULL, err);
@@ -106,12 +135,42 @@ static int vm_wk_tick(void *ctx, vm_err *err)
     return VM_OK;
 }
 
+/* Record what this attempt measured (retries, splits, lossy values, run
+ * time) while the task is still ours, i.e. before finish. Not repeated on
+ * an error: the stats are for the report, a lost delta only undercounts. */
+static void vm_wk_stats(vm_wk *w, uint32_t task_id, const vm_run_result *res,
+                        const vm_transform_stats *x0, int64_t t0)
+{
+    vm_transform_stats x1 = {0};
+    if (w->xf)
+        vm_transform_stats_get(w->xf, &x1);
+    vm_task_stats d = {.retries = res->retries, .splits = res->splits,
+                       .changed = x1.changed - x0->changed,
+                       .truncated = x1.truncated - x0->truncated,
+                       .run_ms = vm_mono_ms() - t0};
+    vm_err e;
+    if (vm_state_task_stats_add(w->state, w->job->job.id, task_id, w->token, &d, &e) != VM_OK)
+        vm_warn("task %u: recording its stats for the report failed: %s", task_id, e.msg);
+}
+
 /* Claim and run one task. *ack tells whether the message may be
- * acknowledged (false when we stop in the middle). */
+ * acknowledged (false when we stop in the middle). Log lines carry the
+ * task's id meanwhile (vm_log_ctx_task). */
+static int vm_wk_handle_task(vm_wk *w, const vm_task *task, bool *ack, vm_err *err);
+
 static int vm_wk_handle(vm_wk *w, const vm_task *task, bool *ack, vm_err *err)
+{
+    vm_log_ctx_task(task->id);
+    int rc = vm_wk_handle_task(w, task, ack, err);
+    vm_log_ctx_task(-1);
+    return rc;
+}
+
+static int vm_wk_handle_task(vm_wk *w, const vm_task *task, bool *ack, vm_err *err)
 {
     const char *jid = w->job->job.id;
     *ack = false;
+    w->cancelled = false;
     vm_claim cl = {0};
     int rc;
     for (;;) {
@@ -137,9 +196,17 @@ static int vm_wk_handle(vm_wk *w, const vm_task *task, bool *ack, vm_err *err)
         *ack = true; /* finished (or the coordinator decides on a retry) */
         goto cleanup;
     }
+    if (cl.outcome == VM_CLAIM_CANCELLED) {
+        /* vecmig resume publishes every unfinished task again */
+        vm_debug("task %u: job %s is cancelled; not started", task->id, jid);
+        *ack = true;
+        goto cleanup;
+    }
     w->task_id = task->id;
     w->token = cl.token;
     w->last_beat = vm_mono_ms();
+    w->rows = cl.rows_written;
+    vm_wk_register(w, task->id);
     char desc[256];
     vm_task_describe(task, desc, sizeof desc);
     vm_log(w->quiet_tasks ? VM_LOG_DEBUG : VM_LOG_INFO,
@@ -148,13 +215,25 @@ static int vm_wk_handle(vm_wk *w, const vm_task *task, bool *ack, vm_err *err)
     vm_run_opts ro = {.batch_rows = (size_t)w->job->migration.batch_rows,
                       .batch_bytes = (size_t)w->job->migration.batch_bytes,
                       .max_write_attempts = 5,
-                      .resumed = cl.cursor != NULL || cl.attempts > 1};
+                      .resumed = cl.cursor != NULL || cl.attempts > 1 || cl.prior_claim,
+                      .metrics = &w->wm};
     vm_run_hooks h = {.checkpoint = vm_wk_checkpoint, .tick = vm_wk_tick, .ctx = w};
     vm_run_result res;
+    vm_transform_stats x0 = {0};
+    if (w->xf)
+        vm_transform_stats_get(w->xf, &x0);
+    int64_t t0 = vm_mono_ms();
+    vm_metric_set(w->wm.busy, 1);
     rc = vm_run_task(w->src, w->sink, w->read, w->xf, w->target, task, cl.cursor, &ro, &h, &res, err);
+    vm_metric_set(w->wm.busy, 0);
+    vm_wk_register(w, -1);
+    if (rc != VM_ERR_FENCED)
+        vm_wk_stats(w, task->id, &res, &x0, t0);
     if (rc == VM_OK) {
         rc = vm_state_task_finish(w->state, jid, task->id, w->token, VM_TASK_DONE, NULL, NULL,
                                   err);
+        if (rc == VM_OK)
+            vm_metric_inc(w->wm.tasks_completed);
         if (rc == VM_OK)
             vm_log(w->quiet_tasks ? VM_LOG_DEBUG : VM_LOG_INFO,
                    "task %u: done, %" PRId64 " rows in %" PRId64 " batches (%" PRId64
@@ -166,13 +245,20 @@ static int vm_wk_handle(vm_wk *w, const vm_task *task, bool *ack, vm_err *err)
         *ack = true;
         rc = VM_OK;
     } else if (rc == VM_ERR_CANCELLED) {
-        /* let the lease run out at once, so a restart takes the task over
-         * from its checkpoint without waiting for `lease` */
+        /* let the lease run out at once, so a restart (or the coordinator
+         * of a cancelled job) takes the task back from its checkpoint
+         * without waiting for `lease` */
         vm_err e2;
         vm_state_task_heartbeat(w->state, jid, task->id, w->token, 1, NULL, &e2);
-        vm_info("task %u: stopped after its last confirmed batch", task->id);
+        vm_info("task %u: stopped after its last confirmed batch%s", task->id,
+                w->cancelled ? " (job cancelled)" : "");
+        if (w->cancelled) {
+            *ack = true; /* resume publishes it again; this worker goes on */
+            rc = VM_OK;
+        }
     } else {
         vm_error("task %u failed: %s", task->id, err->msg);
+        vm_metric_inc(w->wm.tasks_failed);
         vm_err e2;
         if (vm_state_task_finish(w->state, jid, task->id, w->token, VM_TASK_FAILED, err->msg, NULL,
                                  &e2) == VM_OK)
@@ -231,9 +317,17 @@ int vm_worker_loop(const vm_job_conf *job, const vm_worker_opts *opts, vm_err *e
     if (!opts->worker_id)
         vm_job_worker_id(idbuf, sizeof idbuf);
     vm_wk w = {.job = job, .id = opts->worker_id ? opts->worker_id : idbuf,
-               .quiet_tasks = opts->quiet_tasks};
+               .quiet_tasks = opts->quiet_tasks, .batch_delay_ms = vm_test_batch_delay_ms()};
     bool distributed = opts->quit == NULL;
-    int rc = vm_job_connect(job, "consumer", distributed, &w.conn, err);
+    /* every line of this thread names the job and the worker; a worker
+     * process also lends them to threads it does not own (librdkafka's) */
+    vm_log_ctx_set(job->job.id, w.id);
+    if (distributed)
+        vm_log_ctx_default(job->job.id, w.id);
+    int rc = vm_worker_metrics_init(opts->metrics, job->job.id, w.id, &w.wm, err);
+    if (rc != VM_OK)
+        return rc;
+    rc = vm_job_connect(job, "consumer", distributed, &w.conn, err);
     if (rc != VM_OK)
         return rc;
     w.state = w.conn.state;
@@ -257,6 +351,8 @@ int vm_worker_loop(const vm_job_conf *job, const vm_worker_opts *opts, vm_err *e
             continue;
         }
         if (rc == 0) {
+            if (vm_mono_ms() - w.last_reg >= job->migration.heartbeat_ms)
+                vm_wk_register(&w, -1); /* idle, and alive */
             if (opts->quit && atomic_load(opts->quit))
                 break;
             if (opts->exit_when_idle_ms > 0 &&

@@ -8,12 +8,14 @@
 #include <stdbool.h>
 
 #include "vm_config.h"
+#include "vm_metrics.h"
 
 typedef struct vm_worker_opts {
     const char *worker_id;  /* NULL: <hostname>-<pid>-<random> */
     long exit_when_idle_ms; /* > 0: exit once the job is finished and no task came for this long */
     atomic_int *quit;       /* non-zero: leave at the next idle moment (in-process workers) */
     bool quiet_tasks;       /* per-task lines at debug level (a progress bar is shown) */
+    vm_metrics *metrics;    /* NULL: none; else this worker's series (job_id, worker) */
 } vm_worker_opts;
 
 /* A worker process: installs SIGINT/SIGTERM handlers, consumes the job's

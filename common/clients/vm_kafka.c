@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #define VM_KAFKA_POLL_SLICE_MS 100
@@ -318,6 +319,39 @@ static int vm_kafka_conf_extras(rd_kafka_conf_t *conf, const vm_kafka_opts *opts
     return 0;
 }
 
+/* Set a property vecmig chooses itself, where a refusal is harmless.
+ * Always false, to chain in a condition. */
+static bool vm_kafka_conf_try(rd_kafka_conf_t *conf, const char *key, const char *val)
+{
+    char errstr[256];
+    (void)rd_kafka_conf_set(conf, key, val, errstr, sizeof errstr);
+    return false;
+}
+
+/* One warning when TLS to the brokers would go unverified: insecure, or
+ * pass-through properties that turned verification off. Only when TLS is
+ * used at all (security.protocol ssl or sasl_ssl). */
+static void vm_kafka_warn_unverified(const rd_kafka_conf_t *conf, bool insecure)
+{
+    char proto[32] = "", verify[16] = "", algo[16] = "";
+    size_t n = sizeof proto;
+    if (rd_kafka_conf_get(conf, "security.protocol", proto, &n) != RD_KAFKA_CONF_OK ||
+        (strcasecmp(proto, "ssl") != 0 && strcasecmp(proto, "sasl_ssl") != 0))
+        return;
+    n = sizeof verify;
+    rd_kafka_conf_get(conf, "enable.ssl.certificate.verification", verify, &n);
+    n = sizeof algo;
+    rd_kafka_conf_get(conf, "ssl.endpoint.identification.algorithm", algo, &n);
+    if (insecure)
+        vm_warn("kafka: TLS certificate verification is disabled (queue.insecure_tls)");
+    else if (strcmp(verify, "false") == 0)
+        vm_warn("kafka: TLS certificate verification is disabled "
+                "(queue.properties.enable.ssl.certificate.verification)");
+    else if (strcmp(algo, "none") == 0)
+        vm_warn("kafka: the brokers' host names are not checked against their certificates "
+                "(queue.properties.ssl.endpoint.identification.algorithm: none)");
+}
+
 /* A configuration with bootstrap servers, client id, sane defaults, then the
  * pass-through properties. Role settings are applied by the caller after
  * this, so they win over the pass-through ones. */
@@ -339,8 +373,17 @@ static int vm_kafka_conf_new(const vm_kafka_opts *opts, rd_kafka_conf_t **out,
                                 opts->client_id ? opts->client_id : "vecmig", err)) != 0 ||
         /* idle connections closed by brokers are normal, not warnings */
         (rc = vm_kafka_conf_set(conf, "log.connection.close", "false", err)) != 0 ||
+        /* verified TLS whatever this librdkafka's defaults are (a build
+         * without TLS refuses these keys, and cannot speak TLS anyway) */
+        vm_kafka_conf_try(conf, "enable.ssl.certificate.verification", "true") ||
+        vm_kafka_conf_try(conf, "ssl.endpoint.identification.algorithm", "https") ||
         (rc = vm_kafka_conf_extras(conf, opts, err)) != 0)
         goto cleanup;
+    if (opts->insecure) {
+        vm_kafka_conf_try(conf, "enable.ssl.certificate.verification", "false");
+        vm_kafka_conf_try(conf, "ssl.endpoint.identification.algorithm", "none");
+    }
+    vm_kafka_warn_unverified(conf, opts->insecure);
     *out = conf;
     conf = NULL;
 cleanup:

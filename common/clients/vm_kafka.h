@@ -16,6 +16,13 @@
  * (names containing "password" or "secret", ssl.key.pem, ...) are
  * registered with vm_secret_add() and their values never reach a message.
  *
+ * TLS (security.protocol ssl / sasl_ssl): the broker's certificate and host
+ * name are verified (enable.ssl.certificate.verification=true and
+ * ssl.endpoint.identification.algorithm=https are set before the
+ * pass-through properties, whatever librdkafka's defaults). opts.insecure
+ * turns both off after them; either way a configuration that ends up
+ * unverified logs one warning per client.
+ *
  * Errors are classified by vm_kafka_classify(): transport, all brokers down,
  * timeouts, coordinator moves and rebalances are retriable; authentication,
  * unknown topics and invalid configuration are fatal.
@@ -39,6 +46,7 @@ typedef struct vm_kafka_opts {
     const char *client_id;        /* client.id; NULL: "vecmig" */
     const char *const *props;     /* extra "key=value" librdkafka properties */
     size_t nprops;
+    bool insecure;                /* skip TLS certificate checks (warns) */
 } vm_kafka_opts;
 
 typedef struct vm_kafka_producer vm_kafka_producer;

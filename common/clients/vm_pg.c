@@ -11,9 +11,12 @@
 #include "vm_mem.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 /* ------------------------------------------------------------ errors */
 
@@ -154,6 +157,111 @@ static void vm_pg_mask_quoted(char *s)
     }
 }
 
+/* ---------------------------------------------------------------- TLS */
+
+static const char *vm_pg_opt(const PQconninfoOption *opts, const char *kw)
+{
+    for (const PQconninfoOption *o = opts; o && o->keyword; o++)
+        if (strcmp(o->keyword, kw) == 0)
+            return o->val && o->val[0] ? o->val : NULL;
+    return NULL;
+}
+
+/* One entry of a libpq host list names this machine: empty (the default
+ * Unix socket), a socket directory ("/..." or "@abstract"), localhost or a
+ * loopback address. */
+static bool vm_pg_local_host(const char *h, size_t n)
+{
+    if (n == 0 || h[0] == '/' || h[0] == '@')
+        return true;
+    if ((n == 9 && strncasecmp(h, "localhost", 9) == 0) || (n == 3 && strncmp(h, "::1", 3) == 0))
+        return true;
+    if (n >= 4 && strncmp(h, "127.", 4) == 0) {
+        for (size_t i = 4; i < n; i++)
+            if (!(h[i] == '.' || (h[i] >= '0' && h[i] <= '9')))
+                return false;
+        return true;
+    }
+    return false;
+}
+
+/* Every entry of the comma-separated list is local (NULL: the default,
+ * a local socket). */
+static bool vm_pg_local_list(const char *list)
+{
+    if (!list)
+        return true;
+    for (const char *p = list;;) {
+        size_t n = strcspn(p, ",");
+        if (!vm_pg_local_host(p, n))
+            return false;
+        if (!p[n])
+            return true;
+        p += n + 1;
+    }
+}
+
+/* The TLS decision on parsed options; see vm_pg_tls_sslmode. */
+static const char *vm_pg_tls_decide(const PQconninfoOption *opts, bool insecure, bool *unverified)
+{
+    *unverified = false;
+    /* TLS verification checks the host name, so `host` decides; hostaddr
+     * only when there is no host */
+    const char *host = vm_pg_opt(opts, "host"), *addr = vm_pg_opt(opts, "hostaddr");
+    if (!host && !addr) { /* libpq's environment defaults */
+        host = getenv("PGHOST");
+        addr = getenv("PGHOSTADDR");
+    }
+    bool local = host && host[0] ? vm_pg_local_list(host) : vm_pg_local_list(addr);
+    if (local)
+        return NULL;
+    const char *mode = vm_pg_opt(opts, "sslmode");
+    if (!mode)
+        mode = getenv("PGSSLMODE");
+    if (mode && mode[0]) {
+        *unverified = strcmp(mode, "verify-full") != 0 && strcmp(mode, "verify-ca") != 0;
+        return NULL;
+    }
+    *unverified = insecure;
+    return insecure ? "require" : "verify-full";
+}
+
+const char *vm_pg_tls_sslmode(const char *conninfo, bool insecure, bool *unverified)
+{
+    bool dummy;
+    if (!unverified)
+        unverified = &dummy;
+    *unverified = false;
+    char *perr = NULL;
+    PQconninfoOption *opts = conninfo ? PQconninfoParse(conninfo, &perr) : NULL;
+    if (perr)
+        PQfreemem(perr);
+    if (!opts)
+        return NULL;
+    const char *mode = vm_pg_tls_decide(opts, insecure, unverified);
+    PQconninfoFree(opts);
+    return mode;
+}
+
+/* The root certificates for a verify-full vecmig chose itself, when the
+ * user named none (sslrootcert, PGSSLROOTCERT, ~/.postgresql/root.crt):
+ * the system's trust store, as libpq >= 16 spells it ("system"), or the
+ * Debian/Ubuntu bundle for an older libpq. NULL: leave libpq's default. */
+static const char *vm_pg_default_rootcert(const PQconninfoOption *opts)
+{
+    static const char bundle[] = "/etc/ssl/certs/ca-certificates.crt";
+    if (vm_pg_opt(opts, "sslrootcert") || getenv("PGSSLROOTCERT"))
+        return NULL;
+    const char *home = getenv("HOME");
+    char path[1024];
+    if (home && snprintf(path, sizeof path, "%s/.postgresql/root.crt", home) < (int)sizeof path &&
+        access(path, R_OK) == 0)
+        return NULL;
+    if (PQlibVersion() >= 160000)
+        return "system";
+    return access(bundle, R_OK) == 0 ? bundle : NULL;
+}
+
 /* ------------------------------------------------------- connections */
 
 /* Server notices (NOTICE, WARNING) go to the log instead of libpq's
@@ -168,6 +276,15 @@ static void vm_pg_notice(void *arg, const char *message)
 
 int vm_pg_connect(const char *conninfo, int connect_timeout_s, PGconn **out,
                   vm_err *err)
+{
+    return vm_pg_connect_tls(conninfo, connect_timeout_s, false, out, err);
+}
+
+/* Said once per process: the same settings reconnect in every thread. */
+static atomic_bool vm_pg_warned_tls;
+
+int vm_pg_connect_tls(const char *conninfo, int connect_timeout_s, bool insecure_tls,
+                      PGconn **out, vm_err *err)
 {
     int rc = 0;
     char *perr = NULL;
@@ -195,13 +312,39 @@ int vm_pg_connect(const char *conninfo, int connect_timeout_s, PGconn **out,
             goto cleanup;
         }
 
+    bool unverified;
+    const char *sslmode = vm_pg_tls_decide(opts, insecure_tls, &unverified);
+    const char *rootcert = sslmode && strcmp(sslmode, "verify-full") == 0
+                               ? vm_pg_default_rootcert(opts) : NULL;
+    if (unverified && !atomic_exchange(&vm_pg_warned_tls, true)) {
+        const char *shown = vm_pg_opt(opts, "host"), *given = vm_pg_opt(opts, "sslmode");
+        if (!shown)
+            shown = vm_pg_opt(opts, "hostaddr");
+        if (!shown)
+            shown = getenv("PGHOST") ? getenv("PGHOST") : getenv("PGHOSTADDR");
+        if (!given)
+            given = getenv("PGSSLMODE");
+        vm_warn("pg: the certificate of server %.200s is not verified (%s%s): "
+                "use sslmode=verify-full", shown ? shown : "(default)",
+                sslmode ? "insecure_tls: true, sslmode=" : "sslmode=",
+                sslmode ? sslmode : given ? given : "?");
+    }
+
     /* the conninfo goes in as an expandable dbname; parameters after it
-     * override what it says */
+     * override what it says (and are only added when it says nothing) */
     char tmo[16];
-    const char *kw[4], *val[4];
+    const char *kw[6], *val[6];
     int n = 0;
     kw[n] = "dbname";
     val[n++] = conninfo;
+    if (sslmode) {
+        kw[n] = "sslmode";
+        val[n++] = sslmode;
+    }
+    if (rootcert) {
+        kw[n] = "sslrootcert";
+        val[n++] = rootcert;
+    }
     if (connect_timeout_s > 0) {
         snprintf(tmo, sizeof tmo, "%d", connect_timeout_s);
         kw[n] = "connect_timeout";
@@ -224,7 +367,16 @@ int vm_pg_connect(const char *conninfo, int connect_timeout_s, PGconn **out,
         bool retriable;
         vm_pg_tidy(msg, sizeof msg, PQerrorMessage(conn));
         vm_code code = vm_pg_classify_connect_error(msg, &retriable);
-        rc = vm_err_set(err, code, retriable, "pg: connect: %s", msg);
+        /* a TLS failure under the sslmode vecmig chose says so */
+        if (sslmode && !strstr(msg, "SSL") && !strstr(msg, "certificate"))
+            sslmode = NULL;
+        rc = vm_err_set(err, code, retriable, "pg: connect: %s%s%s%s", msg,
+                        sslmode ? " (vecmig used sslmode=" : "", sslmode ? sslmode : "",
+                        !sslmode ? ""
+                        : unverified
+                            ? " for insecure_tls; set sslmode in the dsn to choose another)"
+                            : " for a remote host: give sslrootcert, or set sslmode in the dsn, "
+                              "or insecure_tls: true)");
         goto cleanup;
     }
     PQsetNoticeProcessor(conn, vm_pg_notice, NULL);

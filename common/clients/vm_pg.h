@@ -2,9 +2,10 @@
  * vm_pg.h - a thin client over libpq for the PostgreSQL + pgvector source.
  *
  * Connections take a libpq conninfo string or URI, so sslmode, sslrootcert,
- * target_session_attrs and the rest pass through untouched. The password in
- * it (or the one libpq found in PGPASSWORD / .pgpass) is registered as a
- * secret before anything can print it.
+ * target_session_attrs and the rest pass through untouched (a remote
+ * server without an sslmode gets verify-full: see vm_pg_connect_tls). The
+ * password in it (or the one libpq found in PGPASSWORD / .pgpass) is
+ * registered as a secret before anything can print it.
  *
  * Statements go through PQexecParams; a failure is classified by its
  * SQLSTATE (vm_pg_classify_sqlstate) so the retry loop knows a deadlock or a
@@ -48,9 +49,28 @@ vm_code vm_pg_classify_connect_error(const char *msg, bool *retriable);
 /* ------------------------------------------------------- connections */
 
 /* Connect with a conninfo string or URI. connect_timeout_s > 0 overrides
- * any connect_timeout in conninfo. *out must be closed with PQfinish. */
+ * any connect_timeout in conninfo. *out must be closed with PQfinish.
+ * Same as vm_pg_connect_tls(..., insecure_tls = false, ...). */
 int vm_pg_connect(const char *conninfo, int connect_timeout_s, PGconn **out,
                   vm_err *err);
+
+/* TLS: certificates are verified by default. For a remote server (any host
+ * that is not a Unix socket, localhost or a loopback address) whose
+ * conninfo names no sslmode (and PGSSLMODE is unset), vecmig connects with
+ * sslmode=verify-full, and, when no sslrootcert is named anywhere
+ * (sslrootcert, PGSSLROOTCERT, ~/.postgresql/root.crt), with the system's
+ * trust store as root certificates. insecure_tls asks for sslmode=require
+ * instead (encrypted, unverified). An sslmode the user gave passes through
+ * untouched. A remote connection that ends up unverified (insecure_tls, or
+ * sslmode disable/allow/prefer/require) logs one warning per process. */
+int vm_pg_connect_tls(const char *conninfo, int connect_timeout_s, bool insecure_tls,
+                      PGconn **out, vm_err *err);
+
+/* The decision alone (pure but for PGSSLMODE): the sslmode vecmig adds to
+ * conninfo, or NULL (local server, an sslmode already given, or a conninfo
+ * that does not parse); *unverified (may be NULL) tells whether a remote
+ * server's certificate would go unchecked. */
+const char *vm_pg_tls_sslmode(const char *conninfo, bool insecure_tls, bool *unverified);
 
 /* PQexecParams. On success *out (if not NULL) holds the result for the
  * caller to PQclear; a result with COMMAND_OK, TUPLES_OK, or a COPY status

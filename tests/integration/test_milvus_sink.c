@@ -137,6 +137,15 @@ static void test_sink_roundtrip(void **st)
     assert_true(e.retriable);
     assert_non_null(strstr(e.msg, "over the 4096-byte limit"));
     assert_int_equal(vm_sink_write(sink, schema, batch, 0, 2, 4096, &e), VM_OK);
+    /* a row over the limit on its own is named at once, fatal: splitting
+     * would send the rows around it, which no checkpoint would count */
+    char named[64];
+    snprintf(named, sizeof named, "row id=%lld alone is too large to send",
+             (long long)vm_batch_get_int(batch, (size_t)vm_batch_col(batch, "id"), 0));
+    assert_int_equal(vm_sink_write(sink, schema, batch, 0, 3, 64, &e), VM_ERR_INVALID);
+    assert_false(e.retriable);
+    if (!strstr(e.msg, named) || !strstr(e.msg, "over the 64-byte limit"))
+        fail_msg("%s", e.msg);
 
     /* count(*) needs a loaded collection, as in Milvus */
     int64_t n = -1;

@@ -27,6 +27,10 @@ v2.6.x REST reference; behaviour of Milvus 2.6.x):
     duplicate collection with different parameters").
   * Unknown path or a method other than POST: HTTP 404, text body
     "404 page not found" (gin's default; Milvus registers POST routes only).
+  * `--fail-rate R` (reliability tests; default 0): that share of /v2
+    requests is answered, before it takes any effect, with an injected fault
+    in turn HTTP 429 + Retry-After: 1, HTTP 503, or HTTP 200 with Milvus's
+    rate-limit code 8; `POST /_bridge/faults` -> how many of each.
   * `--token T`: requests need `Authorization: Bearer T`; otherwise HTTP 401
     with `{"code":1800,"message":"user hasn't authenticated"}` (2.6's
     checkAuthorizationV2 answers 401; older releases answered 200).
@@ -108,6 +112,7 @@ import signal
 import sqlite3
 import struct
 import sys
+import random
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -866,6 +871,10 @@ class Bridge:
         os.makedirs(args.state_dir, exist_ok=True)
         self.meta = MetaStore(args.state_dir)
         self.pks = PkStore(os.path.join(args.state_dir, "pks.sqlite"))
+        self.fault_lock = threading.Lock()
+        self.fault_rng = random.Random(args.fail_seed)
+        self.fault_stats = {"requests": 0, "injected": 0, "http429": 0, "http503": 0,
+                            "code8": 0}
         self._clients = {}
         self._clients_lock = threading.Lock()
         # milvus-lite wants writes to one collection serialised, and the
@@ -1805,6 +1814,47 @@ class Bridge:
                                parts, level)
         return {"code": 0, "cost": 0, "data": rows}
 
+    # ---- fault injection (--fail-rate): for the reliability tests
+
+    def fault(self, path, handler):
+        """With probability --fail-rate, answer a /v2 request with a fault
+        before it has any effect: HTTP 429 with Retry-After, HTTP 503, or
+        HTTP 200 with Milvus's rate-limit code 8, in turn. True if one was
+        sent."""
+        rate = self.args.fail_rate
+        if rate <= 0 or not path.startswith("/v2/"):
+            return False
+        with self.fault_lock:
+            self.fault_stats["requests"] += 1
+            if self.fault_rng.random() >= rate:
+                return False
+            kind = ("http429", "http503", "code8")[self.fault_stats["injected"] % 3]
+            self.fault_stats["injected"] += 1
+            self.fault_stats[kind] += 1
+        if kind == "http429":
+            handler._fault_status = 429
+            data = b'{"code":1807,"message":"request is rejected by limiter (injected fault)"}'
+            handler.send_response(429)
+            handler.send_header("Retry-After", "1")
+        elif kind == "http503":
+            handler._fault_status = 503
+            data = b"service unavailable (injected fault)"
+            handler.send_response(503)
+        else:
+            handler._fault_status = 200
+            data = b'{"code":8,"message":"rate limit exceeded[rate=0.1] (injected fault)"}'
+            handler.send_response(200)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(data)))
+        handler.send_header("X-Test-Fixture", BANNER)
+        handler.end_headers()
+        handler.wfile.write(data)
+        return True
+
+    def h_bridge_faults(self, body, hdr):
+        with self.fault_lock:
+            return {"code": 0, "data": dict(self.fault_stats)}
+
     # ---- bridge-only endpoints (test introspection)
 
     def h_bridge_duplicates(self, body, hdr):
@@ -1969,6 +2019,9 @@ class Handler(BaseHTTPRequestHandler):
                                f"body of {nbytes} bytes exceeds the bridge "
                                f"limit of {bridge.args.max_body_bytes} bytes "
                                "(--max-body-bytes)")
+            if bridge.fault(path, self):
+                self._log(self._fault_status, "fault", started, nbytes)
+                return
             if not raw.strip():
                 raise ApiError(1801, "can only accept json format request, "
                                "the request body should be nil, however {} "
@@ -2015,6 +2068,10 @@ def main(argv=None):
                     action="store_false",
                     help="without an Accept-Type-Allow-Int64 header, print "
                     "Int64 as strings (proxy.http.acceptTypeAllowInt64=false)")
+    ap.add_argument("--fail-rate", type=float, default=0.0,
+                    help="answer this share of /v2 requests with an injected "
+                    "fault (429 / 503 / code 8) before they take effect")
+    ap.add_argument("--fail-seed", type=int, default=1)
     args = ap.parse_args(argv)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         ap.error("the test bridge listens on loopback only")

@@ -324,6 +324,19 @@ static void test_locations(void **s)
     assert_int_equal(vm_yaml_loc(locs, "nothere.x", &line, &col), -1);
     json_decref(j);
     json_decref(locs);
+
+    /* found by fuzz_yaml: a path longer than 511 bytes was cut and missed */
+    char key[700], doc[800], path[720];
+    memset(key, 'k', sizeof key - 1);
+    key[sizeof key - 1] = '\0';
+    snprintf(doc, sizeof doc, "top:\n  %s: 1\n", key);
+    assert_int_equal(vm_conf_parse_string_ex(doc, strlen(doc), "t.yaml", &j, &locs, &e), 0);
+    snprintf(path, sizeof path, "top.%s", key);
+    assert_int_equal(vm_yaml_loc(locs, path, &line, &col), 0);
+    assert_int_equal(line, 2);
+    assert_int_equal(col, 3);
+    json_decref(j);
+    json_decref(locs);
 }
 
 /* ---- typed tables ------------------------------------------------------------ */
@@ -1010,7 +1023,7 @@ static void test_job_rules(void **s)
     job_fails("source: {type: s}\nmigration:\n  batch_rows: '10'\n",
               "migration.batch_rows: expected an integer, got a string");
     job_fails("source: {type: s}\nmigrations: {}\n", ":2:1: migrations: unknown key (known: version, job,"
-              " source, target, queue, state, migration, mapping, log); did you mean \"migration\"?");
+              " source, target, queue, state, migration, mapping, log, metrics, http); did you mean \"migration\"?");
     job_fails("source: {type: s}\njob: {id: 'my job!'}\n", "job.id: only letters, digits");
     job_fails("source: {type: s}\nlog: {level: verbose}\n",
               "log.level: \"verbose\" is not one of error|warn|info|debug");

@@ -382,6 +382,9 @@ static void test_type_override(void **state)
     assert_true(lossy_row);
     expect_error(v, "fields: [{source: title, type: FloatVector, dim: 4}]", "cannot become");
     expect_error(v, "fields: [{source: emb, dim: 8}]", "cannot become");
+    /* the message names the key that asked for the change and both shapes */
+    expect_error(v, "fields: [{source: emb, dim: 8}]", "fields[0].dim: source FloatVector(");
+    expect_error(v, "fields: [{source: emb, dim: 8}]", "cannot become FloatVector(8): vector");
     /* shorter than the longest sampled value (120 bytes): lossy, cut */
     expect_error(v, "fields: [{source: title, max_length: 50}]", "lossy");
     assert_int_equal(resolve(v, "fields: [{source: title, max_length: 50, lossy: true}]"),
@@ -632,6 +635,42 @@ static void test_round_trip(void **state)
     }
 }
 
+/* Found by fuzz_mapping: keys with characters YAML cannot hold raw (DEL,
+ * C1 controls such as NEL, U+2028) were written raw, and a source name with
+ * a line break broke its comment: the written file did not read back. */
+static void test_round_trip_unprintable(void **state)
+{
+    env *v = *state;
+    const char *meta = "{\"a\x7f" "b\":1,\"c\xc2\x85" "d\":\"x\",\"e\xe2\x80\xa8" "f\":2}";
+    vm_err e;
+    assert_int_equal(vm_batch_set_str(v->sample, (size_t)vm_batch_col(v->sample, "meta"), 0, meta,
+                                      strlen(meta), &e),
+                     VM_OK);
+    vm_free(v->src->collection);
+    v->src->collection = vm_strdup("docs\nversion: 2 \x7f");
+    assert_int_equal(resolve(v, "collection: {name: docs}\n"
+                                "fields: [{source: meta, path: [\"a\\u007fb\"], name: ab, "
+                                "type: Int64}, {source: meta, path: [\"c\\u0085d\"], name: cd}]\n"),
+                     VM_OK);
+    json_t *schema1 = vm_schema_to_milvus(v->r.target);
+    json_t *prog1 = json_incref(v->r.program);
+    char *yaml = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&yaml, &len);
+    assert_int_equal(vm_mapping_write_yaml(&v->r, v->src, "job1", f, &v->e), VM_OK);
+    fclose(f);
+    assert_non_null(strstr(yaml, "e\\u2028f")); /* the suggestion, escaped */
+    if (resolve(v, yaml) != VM_OK)
+        fail_msg("written mapping does not read back: %s\n%s", v->e.msg, yaml);
+    json_t *schema2 = vm_schema_to_milvus(v->r.target);
+    assert_true(json_equal(schema1, schema2));
+    assert_true(json_equal(prog1, v->r.program));
+    free(yaml);
+    json_decref(schema1);
+    json_decref(schema2);
+    json_decref(prog1);
+}
+
 /* Every program the mapping makes is one vm_transform accepts. */
 static void test_program_builds(void **state)
 {
@@ -697,6 +736,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_positions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unsupported_type, setup, teardown),
         cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_round_trip_unprintable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_program_builds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_print, setup, teardown),
     };

@@ -469,6 +469,12 @@ static void test_meta_big_numbers(void **st)
     assert_int_equal(vm_pc_meta_big_numbers("[1]", 3, on_big, NULL), -1);
     assert_int_equal(vm_pc_meta_big_numbers("{", 1, on_big, NULL), -1);
     assert_int_equal(vm_pc_meta_big_numbers("{}", 2, on_big, NULL), 0);
+    /* found by fuzz_pinecone: a number beyond the double range made the
+     * whole (valid) object "not JSON" for jansson, hiding every big number */
+    const char *o = "{\"big\":9007199254740e992,\"n\":[1,-1e400],\"s\":1,\"k\\u00e9\":1e16}";
+    found_keys[0] = '\0';
+    assert_int_equal(vm_pc_meta_big_numbers(o, strlen(o), on_big, NULL), 3);
+    assert_string_equal(found_keys, "big,n,k\xc3\xa9,");
 }
 
 /* ------------------------------------------------------------- misc */

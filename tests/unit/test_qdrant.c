@@ -440,6 +440,36 @@ static void test_page(void **st)
         assert_int_equal(vm_qd_parse_page(bad[i], strlen(bad[i]), &p, &e), VM_ERR_PROTOCOL);
     r = "{\"result\":{\"points\":[";
     assert_int_equal(vm_qd_parse_page(r, strlen(r), &p, &e) != VM_OK, 1);
+    /* a reply that is not JSON names the point where it broke, as a hint */
+    const struct {
+        const char *reply, *needle;
+    } broken[] = {
+        {"{\"result\":{\"points\":[{\"id\":7,\"vector\":[1]},{\"id\":23,\"vector\":[1,NaN]}]}}",
+         "(in or after point 23): invalid JSON at byte"},
+        {"{\"result\":{\"points\":[{\"id\":7,\"payload\":{\"a\":1}},{\"id\": "
+         "\"0b4e8d7c-1f2a-4b3c-9d8e-7f6a5b4c3d2e\",\"payload\":{\"a\":[1,",
+         "(in or after point \"0b4e8d7c-1f2a-4b3c-9d8e-7f6a5b4c3d2e\"): invalid JSON: "},
+        {"{\"result\":{\"points\":[{\"id\":9,\"payload\":{\"t\":\"caf\xc3 \"}}]}}",
+         "(in or after point 9): invalid JSON at byte 48: invalid UTF-8"},
+        {"{\"result\":{\"points\":[{\"id\":9,\"payload\":{\"x\":{\"id\":4}}},{\"id\":10,"
+         "\"payload\":tru}]}}",
+         "(in or after point 10)"},
+        {"{\"result\":nope}", "scroll reply is not valid JSON: invalid JSON at byte 10"},
+    };
+    for (size_t i = 0; i < sizeof broken / sizeof *broken; i++) {
+        r = broken[i].reply;
+        assert_int_not_equal(vm_qd_parse_page(r, strlen(r), &p, &e), VM_OK);
+        if (!strstr(e.msg, broken[i].needle))
+            fail_msg("broken reply %zu: %s", i, e.msg);
+    }
+    char near[48];
+    vm_qd_near_point("{\"id\":123", 10, "invalid JSON: x at the end of the text", near,
+                     sizeof near);
+    assert_string_equal(near, "123");
+    vm_qd_near_point("{\"id\":123", 10, "invalid JSON at byte 0: x", near, sizeof near);
+    assert_string_equal(near, ""); /* no point starts before the error */
+    vm_qd_near_point("[{\"a\":{\"id\":5}}]", 16, "invalid JSON at byte 15: x", near, sizeof near);
+    assert_string_equal(near, "5"); /* a hint only: the nearest {"id": before it */
 }
 
 static void test_points(void **st)
@@ -498,6 +528,11 @@ static void test_points(void **st)
         {"{\"id\":1,\"vector\":{\"text\":[1,2]}}", "2 elements", VM_ERR_INVALID},
         {"{\"id\":1,\"vector\":{\"text\":[1,2,3,4]}}", "4 elements", VM_ERR_INVALID},
         {"{\"id\":1,\"vector\":{\"text\":[1,\"2\",3]}}", "element 1", VM_ERR_INVALID},
+        /* the message quotes the token, not the reply after it */
+        {"{\"id\":1,\"vector\":{\"text\":[1,\"x\",3]}}", "element 1: not a number: \"x\"",
+         VM_ERR_INVALID},
+        {"{\"id\":1,\"vector\":{\"text\":[1,1e39,3]}}", "not a finite float32: 1e39",
+         VM_ERR_INVALID},
         {"{\"id\":1,\"vector\":{\"text\":[1,1e39,3]}}", "not a finite", VM_ERR_INVALID},
         {"{\"id\":1,\"vector\":{\"text\":[1,null,3]}}", "element 1", VM_ERR_INVALID},
         {"{\"id\":1,\"vector\":{}}", "point 1 has no vector for field 'text'", VM_ERR_INVALID},
@@ -527,6 +562,8 @@ static void test_points(void **st)
         int rc = add_one(&f, reply, &e);
         if (rc != (int)bad[i].code || !strstr(e.msg, bad[i].needle))
             fail_msg("case %zu: rc %d: %s", i, rc, e.msg);
+        if (strstr(e.msg, "3]"))
+            fail_msg("case %zu: the message quotes more than the token: %s", i, e.msg);
         assert_int_equal(f.b->nrows, 2);
     }
     /* the id alone */

@@ -3,7 +3,8 @@
  * recording sink: every row written exactly once in order, checkpoints
  * after each confirmed batch with the right cursor, oversized requests
  * halved, retriable errors retried, fatal errors stop the task, fencing
- * stops it, and an autoID resume without a row identity is refused.
+ * stops it, and an autoID resume without a row identity is refused; the
+ * worker metrics it updates (rows, bytes, latencies, retries by cause).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -189,6 +190,9 @@ static void test_failures(void **st)
                      VM_ERR_TOO_LARGE);
     assert_false(e.retriable);
     assert_non_null(strstr(e.msg, "migration.batch_bytes"));
+    /* names the row by its key, and the sink's reason once */
+    assert_non_null(strstr(e.msg, "row id=100 alone is too large to send (too large for the "
+                                  "test); raise"));
     assert_int_equal(c.calls, 0);
 
     /* fencing stops the run at once */
@@ -246,6 +250,55 @@ static void test_autoid_resume_needs_identity(void **st)
     teardown(&f);
 }
 
+/* 8 request bytes per row the recording sink confirmed. */
+static uint64_t rec_bytes(void *state) { return ((rec_sink *)state)->n * 8; }
+
+static void test_metrics_updates(void **st)
+{
+    (void)st;
+    fixture f;
+    setup(&f, false);
+    rec_sink rs = {.max_rows_per_request = 16, .fail_retriable = 3};
+    const vm_sink_ops ops = {.name = "rec", .write = rec_write, .bytes_written = rec_bytes};
+    vm_sink sink = {.ops = &ops, .state = &rs};
+    ckpt c = {0};
+    vm_run_hooks h = {.checkpoint = on_ckpt, .tick = on_tick, .ctx = &c};
+    vm_metrics *m;
+    vm_worker_metrics wm;
+    vm_err e;
+    assert_int_equal(vm_metrics_new_vecmig(&m, &e), VM_OK);
+    assert_int_equal(vm_worker_metrics_init(m, "j", "w", &wm, &e), VM_OK);
+    vm_run_opts o = {.batch_rows = 60, .max_write_attempts = 5, .backoff_base_ms = 1,
+                     .backoff_max_ms = 2, .metrics = &wm};
+    vm_run_result res;
+    if (vm_run_task(f.src, &sink, f.read, NULL, f.target, &f.task, NULL, &o, &h, &res, &e) != VM_OK)
+        fail_msg("%s", e.msg);
+    assert_true(vm_metric_value(wm.rows_read) == 250);
+    assert_true(vm_metric_value(wm.rows_written) == 250);
+    assert_true(vm_metric_value(wm.bytes_written) == 250 * 8);
+    assert_int_equal(vm_metric_hist_count(wm.batch_write_seconds), res.batches);
+    assert_int_equal(vm_metric_hist_count(wm.source_read_seconds), res.batches);
+    assert_true(vm_metric_value(wm.retries[VM_RETRY_UNAVAILABLE]) == 3);
+    assert_true(res.splits > 0);
+    assert_true(vm_metric_value(wm.retries[VM_RETRY_TOO_LARGE]) == (double)res.splits);
+    assert_true(vm_metric_value(wm.retries[VM_RETRY_RATE_LIMITED]) == 0);
+    assert_true(vm_metric_value(wm.retries[VM_RETRY_OTHER]) == 0);
+    /* a failed batch is not observed as a write */
+    rec_sink rs2 = {.fail_fatal_at = 3};
+    sink.state = &rs2;
+    o.batch_rows = 50;
+    memset(&c, 0, sizeof c);
+    assert_int_equal(vm_run_task(f.src, &sink, f.read, NULL, f.target, &f.task, NULL, &o, &h, &res, &e),
+                     VM_ERR_INVALID);
+    assert_int_equal(vm_metric_hist_count(wm.batch_write_seconds), 5 + 2);
+    assert_int_equal(vm_metric_hist_count(wm.source_read_seconds), 5 + 3);
+    assert_true(vm_metric_value(wm.rows_written) == 250 + 100);
+    free(rs.ids);
+    free(rs2.ids);
+    vm_metrics_free(m);
+    teardown(&f);
+}
+
 static void test_backoff(void **st)
 {
     (void)st;
@@ -265,6 +318,7 @@ int main(void)
         cmocka_unit_test(test_split_down_to_single_rows),
         cmocka_unit_test(test_autoid_resume_needs_identity),
         cmocka_unit_test(test_backoff),
+        cmocka_unit_test(test_metrics_updates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -407,6 +407,51 @@ static void test_files(void **st)
     assert_true(vm_state_backend(VM_STATE_EMBEDDED) == &vm_state_sqlite_ops);
 }
 
+/* A state file of schema version 1 (before cancel requests) is migrated on
+ * open: its jobs keep everything and can be cancelled and resumed. */
+static void test_schema_migration(void **st)
+{
+    (void)st;
+    vm_err e;
+    char path[600], job[] = "old-job";
+    snprintf(path, sizeof path, "%s/v1.db", tmpdir);
+    vm_state *s = open_path(path);
+    json_t *rec = json_pack("{s:s}", "note", "from version 1");
+    assert_int_equal(vm_state_job_put(s, job, rec, &e), 0);
+    assert_int_equal(vm_state_job_set_state(s, job, VM_JOB_RUNNING, &e), 0);
+    vm_state_close(s);
+    /* what version 1 wrote: no cancel_ms column, user_version 1 */
+    sqlite3 *raw = raw_db(path);
+    raw_exec(raw, "ALTER TABLE jobs DROP COLUMN cancel_ms; PRAGMA user_version = 1");
+    sqlite3_close(raw);
+
+    s = open_path(path);
+    vm_job_info info;
+    assert_int_equal(vm_state_job_get(s, job, &info, &e), 0);
+    assert_int_equal(info.state, VM_JOB_RUNNING);
+    assert_int_equal(info.cancel_ms, 0);
+    assert_true(json_equal(info.record, rec));
+    vm_job_info_release(&info);
+    vm_cancel_result cr;
+    assert_int_equal(vm_state_job_cancel(s, job, &cr, &e), 0);
+    assert_true(cr.applied);
+    vm_state_close(s);
+    json_decref(rec);
+    raw = raw_db(path);
+    sqlite3_stmt *q = NULL;
+    assert_int_equal(sqlite3_prepare_v2(raw, "PRAGMA user_version", -1, &q, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(q, 0), VM_SS_SCHEMA_VERSION);
+    sqlite3_finalize(q);
+    assert_int_equal(sqlite3_prepare_v2(raw, "SELECT cancel_ms FROM jobs WHERE id = 'old-job'",
+                                        -1, &q, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_true(sqlite3_column_int64(q, 0) == cr.cancel_ms);
+    sqlite3_finalize(q);
+    sqlite3_close(raw);
+}
+
 /* ------------------------------------------------------------- errors */
 
 static void test_error_map(void **st)
@@ -450,11 +495,15 @@ int main(void)
         cmocka_unit_test(sc_test_claim_and_fencing),
         cmocka_unit_test(sc_test_lease_expiry),
         cmocka_unit_test(sc_test_concurrent_counters),
+        cmocka_unit_test(sc_test_cancel_resume),
+        cmocka_unit_test(sc_test_stats_report),
+        cmocka_unit_test(sc_test_workers),
         cmocka_unit_test(test_op_replay),
         cmocka_unit_test(test_busy),
         cmocka_unit_test(test_durability),
         cmocka_unit_test(test_processes),
         cmocka_unit_test(test_files),
+        cmocka_unit_test(test_schema_migration),
         cmocka_unit_test(sc_test_job_delete),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -173,6 +173,7 @@ static int vm_qk_open(void *st, const vm_job_queue_conf *conf, vm_queue_role rol
     k->opts.client_id = role == VM_QUEUE_CONSUMER ? "vecmig-worker" : "vecmig-coordinator";
     k->opts.props = (const char *const *)k->props;
     k->opts.nprops = k->nprops;
+    k->opts.insecure = conf->insecure_tls;
     if (role == VM_QUEUE_CONSUMER) {
         const char *topics[] = {k->topic};
         rc = vm_kafka_consumer_new(&k->opts, k->group, topics, 1, &k->cons, err);

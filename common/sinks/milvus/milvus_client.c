@@ -18,6 +18,9 @@ struct vm_milvus {
     char *auth;       /* "Authorization: Bearer ..." or NULL */
     vm_http_resp resp;
     vm_buf body;
+    int retries;      /* of control-plane calls */
+    unsigned seed;    /* backoff jitter */
+    uint64_t rows_bytes; /* bodies of confirmed insert/upsert requests */
 };
 
 int vm_milvus_new(const vm_milvus_opts *opts, vm_milvus **out, vm_err *err)
@@ -29,6 +32,8 @@ int vm_milvus_new(const vm_milvus_opts *opts, vm_milvus **out, vm_err *err)
     if (!m)
         return vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
     vm_buf_init(&m->body);
+    m->retries = opts->retries == 0 ? 5 : opts->retries < 0 ? 0 : opts->retries;
+    m->seed = (unsigned)time(NULL) ^ (unsigned)(uintptr_t)m;
     vm_http_opts ho = {.timeout_ms = opts->timeout_ms, .insecure = opts->insecure};
     int rc = vm_http_client_new(&ho, &m->http, err);
     if (rc != VM_OK)
@@ -123,10 +128,8 @@ vm_code vm_milvus_classify(long code, const char *message, bool *retriable)
     return VM_ERR_REMOTE;
 }
 
-/* Interpret a finished HTTP exchange as a Milvus envelope. */
-static int vm_milvus_envelope(vm_milvus *m, const char *endpoint, json_t **data, vm_err *err)
+int vm_milvus_envelope(const vm_http_resp *r, const char *endpoint, json_t **data, vm_err *err)
 {
-    const vm_http_resp *r = &m->resp;
     json_error_t je;
     json_t *root = json_loadb(r->body, r->body_len, 0, &je);
     json_t *jcode = json_object_get(root, "code");
@@ -177,7 +180,7 @@ int vm_milvus_call(vm_milvus *m, const char *endpoint, const char *body, size_t 
     int rc = vm_http_request(m->http, &req, &m->resp, err);
     if (rc != VM_OK)
         return vm_err_prefix(err, "milvus %s: ", endpoint);
-    return vm_milvus_envelope(m, endpoint, data, err);
+    return vm_milvus_envelope(&m->resp, endpoint, data, err);
 }
 
 int vm_milvus_callj(vm_milvus *m, const char *endpoint, json_t *body, json_t **data,
@@ -188,7 +191,20 @@ int vm_milvus_callj(vm_milvus *m, const char *endpoint, json_t *body, json_t **d
     char *txt = json_dumps(body, JSON_COMPACT);
     if (!txt)
         return vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
-    int rc = vm_milvus_call(m, endpoint, txt, strlen(txt), data, err);
+    /* control-plane calls are idempotent in Milvus (creating what exists
+     * with the same parameters succeeds): a retriable failure, also one
+     * whose answer was lost, is tried again */
+    int rc;
+    for (int attempt = 1;; attempt++) {
+        rc = vm_milvus_call(m, endpoint, txt, strlen(txt), data, err);
+        if (rc == VM_OK || !err->retriable || attempt > m->retries)
+            break;
+        long wait = m->resp.body && m->resp.retry_after_ms >= 0
+                        ? (m->resp.retry_after_ms < 60000 ? m->resp.retry_after_ms : 60000)
+                        : vm_backoff_ms(attempt, 250, 15000, &m->seed);
+        vm_warn("%s; retry %d of %d in %ld ms", err->msg, attempt, m->retries, wait);
+        vm_sleep_ms(wait);
+    }
     free(txt);
     return rc;
 }
@@ -319,10 +335,14 @@ int vm_milvus_send_rows(vm_milvus *m, bool upsert, size_t expected, vm_err *err)
             rc = vm_err_setc(err, VM_ERR_PROTOCOL, "milvus %s: %zu rows sent, %s %lld", ep,
                              expected, key,
                              json_is_integer(n) ? (long long)json_integer_value(n) : -1LL);
+        else
+            m->rows_bytes += m->body.len;
     }
     json_decref(data);
     return rc;
 }
+
+uint64_t vm_milvus_rows_bytes(const vm_milvus *m) { return m->rows_bytes; }
 
 int vm_milvus_insert(vm_milvus *m, const char *collection, const char *rows_json, size_t len,
                      size_t expected, vm_err *err)

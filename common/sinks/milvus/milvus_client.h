@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "vm_err.h"
+#include "vm_http.h"
 #include "vm_schema.h"
 
 typedef struct vm_milvus vm_milvus;
@@ -29,6 +30,11 @@ typedef struct vm_milvus_opts {
     const char *database;  /* NULL = "default" */
     long timeout_ms;       /* 0 = 60 s */
     bool insecure;         /* skip TLS verification (warns) */
+    int retries;           /* vm_milvus_callj (control plane: create, describe, index,
+                              load, count, delete ...): retries of a retriable error
+                              with backoff (Retry-After honoured); 0 = 5, -1 = none.
+                              Writes (vm_milvus_call) are never retried here: the
+                              caller splits and retries them. */
 } vm_milvus_opts;
 
 int vm_milvus_new(const vm_milvus_opts *opts, vm_milvus **out, vm_err *err);
@@ -36,6 +42,10 @@ void vm_milvus_free(vm_milvus *m);
 
 /* Classify a Milvus error envelope. */
 vm_code vm_milvus_classify(long code, const char *message, bool *retriable);
+/* Interpret a finished HTTP exchange r (status, body) as a Milvus envelope:
+ * VM_OK with *data (if data is not NULL) a new reference to `data` (may be
+ * json_null), else the classified error naming the endpoint. */
+int vm_milvus_envelope(const vm_http_resp *r, const char *endpoint, json_t **data, vm_err *err);
 
 /* POST a body (JSON text, dbName added by the caller) to an endpoint such
  * as "collections/create"; on success *data is a new reference to `data`
@@ -68,6 +78,8 @@ size_t vm_milvus_rows_body_size(const vm_milvus *m, const char *collection,
  * false) or entities/upsert; the answer's insertCount / upsertCount must
  * equal expected, otherwise VM_ERR_PROTOCOL. */
 int vm_milvus_send_rows(vm_milvus *m, bool upsert, size_t expected, vm_err *err);
+/* Body bytes of the insert/upsert requests confirmed so far. */
+uint64_t vm_milvus_rows_bytes(const vm_milvus *m);
 /* Insert in one call (tests). */
 int vm_milvus_insert(vm_milvus *m, const char *collection, const char *rows_json, size_t len,
                      size_t expected, vm_err *err);

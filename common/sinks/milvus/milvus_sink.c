@@ -22,7 +22,10 @@
  * "partitionName"; missing partitions are created first (partitions/has,
  * then partitions/create; known names are cached per instance). The size
  * limit applies to each group's request, and every group is checked before
- * the first one is sent, so a range that must be split sends nothing.
+ * the first one is sent, so a range that must be split sends nothing. A
+ * range over the limit that holds a row over the limit on its own is
+ * refused at once (VM_ERR_INVALID naming the row), before the caller splits
+ * it and sends the rows around that row.
  *
  * index() creates the indexes a job asks for after the data; load() and
  * release() change the load state. make_queryable() indexes vector fields
@@ -88,7 +91,9 @@ static int vm_ms_init(void *state, const json_t *conf, vm_err *err)
         return rc;
     vm_milvus_opts o = {.uri = s->uri, .token = s->token, .database = s->database,
                         .timeout_ms = (long)s->timeout_ms, .insecure = s->insecure_tls};
-    return vm_milvus_new(&o, &s->client, err);
+    if ((rc = vm_milvus_new(&o, &s->client, err)) != VM_OK)
+        vm_conf_release(vm_milvus_sink_table, s); /* fini is not called after a failed init */
+    return rc;
 }
 
 static void vm_ms_parts_clear(vm_milvus_sink *s)
@@ -245,6 +250,63 @@ static int vm_ms_ensure_partition(vm_milvus_sink *s, const vm_schema *schema, co
     return VM_OK;
 }
 
+/* "row id=12" / "row id='abc'" by the primary key when the batch holds it
+ * (not under autoID), else "row 3 of the batch". */
+static void vm_ms_row_label(const vm_schema *schema, const vm_batch *b, size_t r, char *buf,
+                            size_t cap)
+{
+    const vm_field *pk = vm_schema_primary(schema);
+    int c = pk && !pk->auto_id ? vm_batch_col(b, pk->name) : -1;
+    if (c >= 0 && !vm_batch_is_null(b, (size_t)c, r)) {
+        if (pk->type == VM_T_VARCHAR) {
+            size_t n;
+            const char *k = vm_batch_get_str(b, (size_t)c, r, &n);
+            snprintf(buf, cap, "row %s='%.*s'%s", pk->name, (int)(n < 64 ? n : 64), k,
+                     n > 64 ? "..." : "");
+        } else {
+            snprintf(buf, cap, "row %s=%lld", pk->name,
+                     (long long)vm_batch_get_int(b, (size_t)c, r));
+        }
+        return;
+    }
+    snprintf(buf, cap, "row %zu of the batch", r);
+}
+
+/* Rows [from, to) (or the n rows of `list`) make a request over max_bytes:
+ * before the caller splits the range and sends the rows around it (rows no
+ * checkpoint would count if the task then fails), look for a row whose
+ * request alone is over the limit and refuse the range now, naming it. Only
+ * on this path: a range that fits is encoded once. */
+static int vm_ms_check_rows_alone(vm_milvus_sink *s, const vm_schema *schema,
+                                  const vm_batch *batch, const size_t *list, size_t from,
+                                  size_t n, const char *partition, size_t max_bytes, vm_err *err)
+{
+    if (n < 2)
+        return VM_OK;
+    vm_buf one;
+    vm_buf_init(&one);
+    int rc = VM_OK;
+    for (size_t j = 0; j < n && rc == VM_OK; j++) {
+        size_t r = list ? list[j] : from + j;
+        vm_buf_clear(&one);
+        if ((rc = vm_milvus_encode_row_list(schema, batch, &r, 1, &one, err)) != VM_OK)
+            break;
+        size_t len = vm_milvus_rows_body_size(s->client, schema->collection, partition, one.len);
+        if (len == 0) {
+            rc = vm_err_setc(err, VM_ERR_NOMEM, "out of memory building a request");
+        } else if (len > max_bytes) {
+            char row[160];
+            vm_ms_row_label(schema, batch, r, row, sizeof row);
+            rc = vm_err_set(err, VM_ERR_INVALID, false,
+                            "%s alone is too large to send (a %zu-byte request, over the "
+                            "%zu-byte limit); raise migration.batch_bytes",
+                            row, len, max_bytes);
+        }
+    }
+    vm_buf_release(&one);
+    return rc;
+}
+
 static int vm_ms_write_partitioned(vm_milvus_sink *s, const vm_schema *schema,
                                    const vm_batch *batch, size_t from, size_t to,
                                    size_t max_bytes, bool upsert, vm_err *err)
@@ -269,11 +331,15 @@ static int vm_ms_write_partitioned(vm_milvus_sink *s, const vm_schema *schema,
                                             s->glen[k]);
         if (n == 0)
             return vm_err_setc(err, VM_ERR_NOMEM, "out of memory building a request");
-        if (max_bytes && n > max_bytes)
+        if (max_bytes && n > max_bytes) {
+            if ((rc = vm_ms_check_rows_alone(s, schema, batch, g->g[k].rows, 0, g->g[k].nrows,
+                                             g->g[k].name, max_bytes, err)) != VM_OK)
+                return rc;
             return vm_err_set(err, VM_ERR_TOO_LARGE, true,
                               "%zu rows of partition '%s' make a %zu-byte request, over the "
                               "%zu-byte limit",
                               g->g[k].nrows, g->g[k].name, n, max_bytes);
+        }
     }
     for (size_t k = 0; k < g->n; k++)
         if ((rc = vm_ms_ensure_partition(s, schema, g->g[k].name, err)) != VM_OK)
@@ -315,16 +381,30 @@ static int vm_ms_write(void *state, const vm_schema *schema, const vm_batch *bat
         vm_milvus_rows_body(s->client, schema->collection, NULL, s->rows.data, s->rows.len);
     if (n == 0)
         return vm_err_setc(err, VM_ERR_NOMEM, "out of memory building a request");
-    if (max_bytes && n > max_bytes)
+    if (max_bytes && n > max_bytes) {
+        if ((rc = vm_ms_check_rows_alone(s, schema, batch, NULL, from, to - from, NULL,
+                                         max_bytes, err)) != VM_OK)
+            return rc;
         return vm_err_set(err, VM_ERR_TOO_LARGE, true,
                           "%zu rows make a %zu-byte request, over the %zu-byte limit", to - from,
                           n, max_bytes);
+    }
     return vm_milvus_send_rows(s->client, upsert, to - from, err);
 }
 
 static int vm_ms_count(void *state, const char *collection, int64_t *rows, vm_err *err)
 {
     return vm_milvus_count(((vm_milvus_sink *)state)->client, collection, rows, err);
+}
+
+static uint64_t vm_ms_bytes_written(void *state)
+{
+    return vm_milvus_rows_bytes(((vm_milvus_sink *)state)->client);
+}
+
+static int vm_ms_exists(void *state, const char *collection, bool *out, vm_err *err)
+{
+    return vm_milvus_has(((vm_milvus_sink *)state)->client, collection, out, err);
 }
 
 static int vm_ms_delete_where(void *state, const char *collection, const char *filter,
@@ -634,4 +714,6 @@ const vm_sink_ops vm_sink_milvus_ops = {
     .index = vm_ms_index,
     .load = vm_ms_load,
     .release = vm_ms_release,
+    .exists = vm_ms_exists,
+    .bytes_written = vm_ms_bytes_written,
 };

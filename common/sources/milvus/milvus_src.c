@@ -296,8 +296,10 @@ static int vm_mvs_init(void *state, const json_t *conf, vm_err *err)
                         "endpoint, e.g. http://localhost:19530)");
         goto fail;
     }
+    /* retries: vm_mvs_call's, with the source's own budget */
     vm_milvus_opts o = {.uri = st->uri, .token = st->token, .database = st->database,
-                        .timeout_ms = (long)st->timeout_ms, .insecure = st->insecure_tls};
+                        .timeout_ms = (long)st->timeout_ms, .insecure = st->insecure_tls,
+                        .retries = -1};
     if ((rc = vm_milvus_new(&o, &st->m, err)) != VM_OK) {
         vm_err_prefix(err, "source: ");
         goto fail;

@@ -363,13 +363,13 @@ static int vm_pgv_badlen(const vm_column *bc, const char *key, int len, vm_err *
                       bc->name, len, key);
 }
 
-static int vm_pgv_cell(vm_pgv *st, vm_batch *b, size_t row, const vm_pgv_rcol *r,
-                       const PGresult *res, int prow, const char *key, vm_err *err)
+int vm_pgv_decode_cell(vm_pgv *st, vm_batch *b, size_t row, const vm_pgv_rcol *r,
+                       const char *v, int len, bool isnull, const char *key, vm_err *err)
 {
     vm_column *bc = &b->cols[r->bcol];
     size_t col = (size_t)r->bcol;
     int rc;
-    if (PQgetisnull(res, prow, r->fnum)) {
+    if (isnull) {
         if (bc->nullable)
             return vm_batch_set_null(b, col, row, err);
         return vm_err_set(err, VM_ERR_INVALID, false,
@@ -377,8 +377,6 @@ static int vm_pgv_cell(vm_pgv *st, vm_batch *b, size_t row, const vm_pgv_rcol *r
                           "cannot be null (%s)",
                           bc->name, key, bc->name, vm_dtype_name(bc->type));
     }
-    const char *v = PQgetvalue(res, prow, r->fnum);
-    int len = PQgetlength(res, prow, r->fnum);
     switch (r->rd) {
     case VM_PGV_RD_INT: {
         int64_t x;
@@ -474,6 +472,14 @@ static int vm_pgv_cell(vm_pgv *st, vm_batch *b, size_t row, const vm_pgv_rcol *r
     if (rc != VM_OK)
         vm_err_prefix(err, "pgvector: column '%s', row with %s: ", bc->name, key);
     return rc;
+}
+
+static int vm_pgv_cell(vm_pgv *st, vm_batch *b, size_t row, const vm_pgv_rcol *r,
+                       const PGresult *res, int prow, const char *key, vm_err *err)
+{
+    return vm_pgv_decode_cell(st, b, row, r, PQgetvalue(res, prow, r->fnum),
+                              PQgetlength(res, prow, r->fnum),
+                              PQgetisnull(res, prow, r->fnum) != 0, key, err);
 }
 
 /* Append the rows of res to the batch and move the position past them. */

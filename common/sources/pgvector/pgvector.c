@@ -18,6 +18,8 @@
  *     sample_rows: 1000        # rows sampled to size text, arrays, dims
  *     split: auto              # auto | pk | ctid
  *     connect_timeout: 10s
+ *     insecure_tls: false      # remote host, no sslmode in the dsn: verify-full
+ *                              # (true: require, unverified, warns)
  *
  * One connection per instance, opened lazily and kept across tasks; it is
  * read-only (default_transaction_read_only) and prints dates as ISO 8601
@@ -35,11 +37,13 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 
 static const vm_conf_entry vm_pgv_table[] = {
     {"dsn", VM_CT_SECRET, NULL, offsetof(vm_pgv, dsn),
-     "libpq connection string or URI (its password is a secret)", NULL, VM_CF_REQUIRED, 0, 0},
+     "libpq connection string or URI (its password is a secret)", NULL,
+     VM_CF_REQUIRED | VM_CF_URL, 0, 0},
     {"password", VM_CT_SECRET, NULL, offsetof(vm_pgv, password),
      "password; overrides one in the dsn (lets the dsn stay a plain literal)", NULL, 0, 0, 0},
     {"table", VM_CT_STRING, NULL, offsetof(vm_pgv, table), "table: name or schema.name", NULL,
@@ -56,6 +60,9 @@ static const vm_conf_entry vm_pgv_table[] = {
      "auto (integer primary key if any, else ctid) | pk | ctid", "auto|pk|ctid", 0, 0, 0},
     {"connect_timeout", VM_CT_DURATION, "10s", offsetof(vm_pgv, connect_timeout_ms),
      "connection timeout", NULL, 0, 1000, 3600000},
+    {"insecure_tls", VM_CT_BOOL, "false", offsetof(vm_pgv, insecure_tls),
+     "remote server without an sslmode in the dsn: sslmode=require (no certificate check, "
+     "warns) instead of verify-full", NULL, 0, 0, 0},
     {NULL, 0, NULL, 0, NULL, NULL, 0, 0, 0},
 };
 
@@ -212,7 +219,7 @@ int vm_pgv_conn(vm_pgv *st, vm_err *err)
     if (st->password && st->password[0] &&
         !(dsn = vm_pgv_dsn_with_password(st->dsn, st->password)))
         return vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
-    rc = vm_pg_connect(dsn, tmo, &st->conn, err);
+    rc = vm_pg_connect_tls(dsn, tmo, st->insecure_tls, &st->conn, err);
     if (dsn != st->dsn) {
         memset(dsn, 0, strlen(dsn));
         vm_free(dsn);
@@ -236,6 +243,9 @@ int vm_pgv_conn(vm_pgv *st, vm_err *err)
 }
 
 /* ---------------------------------------------------------------- ops */
+
+/* count() tries this often on retriable errors (connection lost ...). */
+#define VM_PGV_COUNT_ATTEMPTS 6
 
 static int vm_pgv_init(void *state, const json_t *conf, vm_err *err)
 {
@@ -275,19 +285,28 @@ static void vm_pgv_fini(void *state)
 static int vm_pgv_count(void *state, int64_t *rows, vm_err *err)
 {
     vm_pgv *st = state;
-    int rc = vm_pgv_load_catalog(st, err);
-    if (rc != VM_OK)
-        return rc;
-    size_t n = strlen(st->qtable) + 32;
-    char *sql = vm_malloc(n);
-    if (!sql)
-        return vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
-    snprintf(sql, n, "SELECT count(*) FROM %s", st->qtable);
-    rc = vm_pg_query_int64(st->conn, sql, rows, err);
-    vm_free(sql);
-    if (rc != VM_OK)
-        vm_err_prefix(err, "pgvector: count of '%s': ", st->table);
-    return rc;
+    unsigned seed = (unsigned)time(NULL) ^ (unsigned)(uintptr_t)st;
+    /* the coordinator counts at the start and at the end: a connection lost
+     * then is retried on a new one, as a worker's reads are */
+    for (int attempt = 1;; attempt++) {
+        int rc = vm_pgv_load_catalog(st, err);
+        if (rc == VM_OK && (rc = vm_pgv_conn(st, err)) == VM_OK) {
+            size_t n = strlen(st->qtable) + 32;
+            char *sql = vm_malloc(n);
+            if (!sql)
+                return vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
+            snprintf(sql, n, "SELECT count(*) FROM %s", st->qtable);
+            rc = vm_pg_query_int64(st->conn, sql, rows, err);
+            vm_free(sql);
+            if (rc != VM_OK)
+                vm_err_prefix(err, "pgvector: count of '%s': ", st->table);
+        }
+        if (rc == VM_OK || !err->retriable || attempt >= VM_PGV_COUNT_ATTEMPTS)
+            return rc;
+        long ms = vm_backoff_ms(attempt, 250, 10000, &seed);
+        vm_warn("%s (retry %d of %d in %ld ms)", err->msg, attempt, VM_PGV_COUNT_ATTEMPTS - 1, ms);
+        vm_sleep_ms(ms);
+    }
 }
 
 /* The target name of source field `f` (NULL: not kept unchanged). */

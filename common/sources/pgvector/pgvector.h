@@ -183,6 +183,7 @@ typedef struct vm_pgv {
     int64_t sample_rows;
     int split;
     int64_t connect_timeout_ms;
+    bool insecure_tls;   /* sslmode=require instead of verify-full (remote hosts) */
 
     PGconn *conn;
 
@@ -243,6 +244,12 @@ int vm_pgv_read(void *state, vm_batch *batch, size_t max_rows, bool *done, vm_er
 int vm_pgv_cursor(void *state, char **out, vm_err *err);
 void vm_pgv_close(void *state);
 void vm_pgv_free_read(vm_pgv *st);
+/* One binary result cell (v[0, len), or SQL NULL) into row `row` of the
+ * batch column r->bcol, decoded as r->rd says; key names the row in
+ * messages. Uses st's scratch (half, sp_idx/sp_val), nothing else of st.
+ * Exposed for the fuzz target tests/fuzz/fuzz_pgvector.c. */
+int vm_pgv_decode_cell(vm_pgv *st, vm_batch *b, size_t row, const vm_pgv_rcol *r,
+                       const char *v, int len, bool isnull, const char *key, vm_err *err);
 
 /* ------------------------------------------------------ public extra */
 

@@ -443,41 +443,59 @@ int vm_pc_parse_sparse(const char *s, vm_json_span obj, vm_pc_sparse *sp, const 
 
 /* ------------------------------------------------------------- metadata */
 
-static bool vm_pc_big(const json_t *v)
+/* Whether the number token s[0, n) has a magnitude of 2^53 or more (a
+ * number beyond the double range is one too); num gets its text. */
+static bool vm_pc_big(const char *s, size_t n, char *num, size_t cap)
 {
-    return json_is_real(v) && fabs(json_real_value(v)) >= 9007199254740992.0; /* 2^53 */
+    double d;
+    vm_json_num_rc r = vm_json_number_f64(s, n, &d);
+    if (r == VM_JSON_NUM_RANGE) {
+        snprintf(num, cap, "%.*s", (int)(n < cap - 1 ? n : cap - 1), s);
+        return true;
+    }
+    if (r != VM_JSON_NUM_OK || fabs(d) < 9007199254740992.0) /* 2^53 */
+        return false;
+    snprintf(num, cap, "%.17g", d);
+    return true;
 }
 
+/* Walked with the scanner, not loaded with jansson: jansson refuses a
+ * number beyond the double range (1e400), which made a whole valid object
+ * "not JSON" and hid every big number in it. */
 int vm_pc_meta_big_numbers(const char *s, size_t n,
                            void (*found)(void *ctx, const char *key, const char *num), void *ctx)
 {
-    json_error_t je;
-    json_t *j = json_loadb(s, n, JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, &je);
-    if (!json_is_object(j)) {
-        json_decref(j);
+    vm_json_span top, k, v;
+    vm_err e;
+    if (vm_json_check(s, n, &top, &e) != VM_OK || top.kind != VM_JSON_OBJECT)
         return -1;
-    }
     int count = 0;
-    const char *key;
-    json_t *v;
-    json_object_foreach(j, key, v) {
-        const json_t *hit = NULL;
-        if (vm_pc_big(v)) {
-            hit = v;
-        } else if (json_is_array(v)) {
-            size_t i;
-            json_t *e;
-            json_array_foreach(v, i, e) if (!hit && vm_pc_big(e)) hit = e;
+    vm_buf key;
+    vm_buf_init(&key);
+    vm_json_iter it;
+    vm_json_iter_init(&it, s, top);
+    while (vm_json_member_next(&it, &k, &v)) {
+        char num[40];
+        bool hit = false;
+        if (v.kind == VM_JSON_NUMBER) {
+            hit = vm_pc_big(s + v.off, v.len, num, sizeof num);
+        } else if (v.kind == VM_JSON_ARRAY) {
+            vm_json_iter ai;
+            vm_json_span el;
+            vm_json_iter_init(&ai, s, v);
+            while (!hit && vm_json_iter_next(&ai, &el))
+                hit = el.kind == VM_JSON_NUMBER && vm_pc_big(s + el.off, el.len, num, sizeof num);
         }
-        if (hit) {
-            char num[40];
-            snprintf(num, sizeof num, "%.17g", json_real_value(hit));
-            count++;
-            if (found)
-                found(ctx, key, num);
+        if (!hit)
+            continue;
+        count++;
+        if (found) {
+            vm_buf_clear(&key);
+            vm_json_unescape(s + k.off, k.len, &key, &e);
+            found(ctx, vm_buf_cstr(&key), num);
         }
     }
-    json_decref(j);
+    vm_buf_release(&key);
     return count;
 }
 

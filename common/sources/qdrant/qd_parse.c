@@ -17,6 +17,7 @@
 #include "vm_mem.h"
 #include "vm_transform.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -461,7 +462,53 @@ void vm_qd_error_text(const char *body, size_t len, char *out, size_t cap)
     vm_buf_release(&tmp);
 }
 
+/* A token's length for "%.*s", at most max bytes: a message quotes the
+ * token, not the rest of the reply after it. */
+#define VM_QD_TOK(span, max) ((int)((span).len < (max) ? (span).len : (max)))
+
 /* ------------------------------------------------------- scroll pages */
+
+/* For a reply that is not valid JSON: the id of the last point that starts
+ * ('{' then "id":) before the byte where the scanner stopped, as the scanner
+ * names it ("at byte N", or "at the end of the text"). A hint for the
+ * message only ("" when none is seen): the text is read as bytes. */
+void vm_qd_near_point(const char *body, size_t len, const char *scan_msg, char *out, size_t cap)
+{
+    static const char key[] = "\"id\":";
+    const size_t kl = sizeof key - 1;
+    size_t at = len;
+    const char *b = strstr(scan_msg, "at byte ");
+    out[0] = '\0';
+    if (b && sscanf(b, "at byte %zu", &at) != 1)
+        return;
+    if (at > len)
+        at = len;
+    for (size_t i = at; i-- > 0;) {
+        if (i + kl > len || memcmp(body + i, key, kl) != 0)
+            continue;
+        size_t j = i;
+        while (j > 0 && isspace((unsigned char)body[j - 1]))
+            j--;
+        if (j == 0 || body[j - 1] != '{')
+            continue;
+        size_t v = i + kl, n = 0;
+        while (v < len && isspace((unsigned char)body[v]))
+            v++;
+        if (v < len && body[v] == '"') { /* a UUID: up to its closing quote */
+            n = 1;
+            while (v + n < len && n < 40 && body[v + n] != '"')
+                n++;
+            if (v + n < len && body[v + n] == '"')
+                n++;
+        } else {
+            while (v + n < len && n < 24 && isdigit((unsigned char)body[v + n]))
+                n++;
+        }
+        if (n)
+            snprintf(out, cap, "%.*s", (int)n, body + v);
+        return;
+    }
+}
 
 int vm_qd_parse_page(const char *body, size_t len, vm_qd_page *page, vm_err *err)
 {
@@ -471,8 +518,15 @@ int vm_qd_parse_page(const char *body, size_t len, vm_qd_page *page, vm_err *err
     vm_json_path paths[2] = {{k_pts, 2}, {k_next, 2}};
     vm_json_span sp[2];
     int rc = vm_json_find(body, len, paths, 2, sp, err);
-    if (rc != VM_OK)
+    if (rc != VM_OK) {
+        char near[48];
+        vm_qd_near_point(body, len, err->msg, near, sizeof near);
+        if (near[0])
+            return vm_err_prefix(err, "qdrant: scroll reply is not valid JSON (in or after point "
+                                      "%s): ",
+                                 near);
         return vm_err_prefix(err, "qdrant: scroll reply is not valid JSON: ");
+    }
     if (sp[0].kind != VM_JSON_ARRAY)
         return vm_err_set(err, VM_ERR_PROTOCOL, false,
                           "qdrant: scroll reply has no result.points array");
@@ -481,8 +535,8 @@ int vm_qd_parse_page(const char *body, size_t len, vm_qd_page *page, vm_err *err
         return VM_OK;
     if (vm_qd_id_parse_json(body + sp[1].off, sp[1].len, &page->next) != 0)
         return vm_err_set(err, VM_ERR_PROTOCOL, false,
-                          "qdrant: scroll reply: next_page_offset %.60s is not a point id",
-                          body + sp[1].off);
+                          "qdrant: scroll reply: next_page_offset %.*s is not a point id",
+                          VM_QD_TOK(sp[1], 60), body + sp[1].off);
     page->has_next = true;
     return VM_OK;
 }
@@ -572,9 +626,9 @@ int vm_qd_point_id(const char *s, vm_json_span pt, vm_qd_id *id, vm_err *err)
         return vm_err_set(err, VM_ERR_PROTOCOL, false, "qdrant: scroll reply: a point has no id");
     if (vm_qd_id_parse_json(s + pt.off + sp.off, sp.len, id) != 0)
         return vm_err_set(err, VM_ERR_PROTOCOL, false,
-                          "qdrant: scroll reply: point id %.60s is neither an unsigned 64-bit "
+                          "qdrant: scroll reply: point id %.*s is neither an unsigned 64-bit "
                           "integer nor a UUID",
-                          s + pt.off + sp.off);
+                          VM_QD_TOK(sp, 60), s + pt.off + sp.off);
     return VM_OK;
 }
 
@@ -635,9 +689,9 @@ static int vm_qd_dense(const char *s, vm_json_span sp, vm_batch *b, size_t col, 
         int r = e.kind == VM_JSON_NUMBER ? vm_qd_f32(s + e.off, e.len, &out[k]) : -1;
         if (r != 0)
             return vm_err_set(err, VM_ERR_INVALID, false,
-                              "qdrant: point %s, field '%s', element %" PRId64 ": %s %.40s",
+                              "qdrant: point %s, field '%s', element %" PRId64 ": %s %.*s",
                               idt, field, k, r == -2 ? "not a finite float32:" : "not a number:",
-                              s + e.off);
+                              VM_QD_TOK(e, 40), s + e.off);
         k++;
     }
     if (k != c->dim)
@@ -680,9 +734,9 @@ static int vm_qd_sparse(const char *s, vm_json_span sp, vm_batch *b, size_t col,
         if (e.kind != VM_JSON_NUMBER || vm_qd_u64_parse(base + e.off, e.len, &x) != 0 ||
             x > UINT32_MAX)
             return vm_err_set(err, VM_ERR_INVALID, false,
-                              "qdrant: point %s, field '%s': sparse index %.40s is not an "
+                              "qdrant: point %s, field '%s': sparse index %.*s is not an "
                               "integer in [0, 2^32-1]",
-                              idt, field, base + e.off);
+                              idt, field, VM_QD_TOK(e, 40), base + e.off);
         scr->idx[n++] = (uint32_t)x;
     }
     vm_json_iter_init(&it, base, f[1]);
@@ -694,9 +748,9 @@ static int vm_qd_sparse(const char *s, vm_json_span sp, vm_batch *b, size_t col,
         int r = e.kind == VM_JSON_NUMBER ? vm_qd_f32(base + e.off, e.len, &scr->val[nv]) : -1;
         if (r != 0)
             return vm_err_set(err, VM_ERR_INVALID, false,
-                              "qdrant: point %s, field '%s', sparse value %zu: %s %.40s", idt,
+                              "qdrant: point %s, field '%s', sparse value %zu: %s %.*s", idt,
                               field, nv, r == -2 ? "not a finite float32:" : "not a number:",
-                              base + e.off);
+                              VM_QD_TOK(e, 40), base + e.off);
         nv++;
     }
     if (nv != n)
@@ -756,7 +810,8 @@ int vm_qd_add_point(const vm_qd_info *info, const vm_qd_rcol *rc, size_t nrc, co
     char idt[VM_QD_ID_TEXT];
     if (sp[0].kind == VM_JSON_MISSING || vm_qd_id_parse_json(ps + sp[0].off, sp[0].len, &id))
         return vm_err_set(err, VM_ERR_PROTOCOL, false,
-                          "qdrant: scroll reply: a point without a valid id (%.60s)",
+                          "qdrant: scroll reply: a point without a valid id (%.*s)",
+                          sp[0].kind == VM_JSON_MISSING ? 4 : VM_QD_TOK(sp[0], 60),
                           sp[0].kind == VM_JSON_MISSING ? "none" : ps + sp[0].off);
     vm_qd_id_text(&id, idt);
     size_t row;

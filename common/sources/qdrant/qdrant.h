@@ -145,6 +145,10 @@ typedef struct vm_qd_page {
 } vm_qd_page;
 
 int vm_qd_parse_page(const char *body, size_t len, vm_qd_page *page, vm_err *err);
+/* For a reply that is not valid JSON, with the scanner's message: the id
+ * text of the last point starting before where the scanner stopped, into
+ * out ("" when none); what vm_qd_parse_page's message then names. */
+void vm_qd_near_point(const char *body, size_t len, const char *scan_msg, char *out, size_t cap);
 
 /* How one batch column is filled from a point. */
 typedef enum vm_qd_src {

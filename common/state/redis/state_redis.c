@@ -48,6 +48,12 @@ enum {
     VM_SR_S_RESET,
     VM_SR_S_EXPIRED,
     VM_SR_S_LIST,
+    VM_SR_S_JOB_CANCEL,
+    VM_SR_S_JOB_RESUME,
+    VM_SR_S_STATS_ADD,
+    VM_SR_S_REPORT_PUT,
+    VM_SR_S_WORKER_BEAT,
+    VM_SR_S_WORKERS,
     VM_SR_S__COUNT
 };
 
@@ -227,6 +233,12 @@ static int vm_sr_open(void *st, const vm_job_state_conf *conf, vm_err *err)
         [VM_SR_S_RESET] = vm_sr_lua_reset,
         [VM_SR_S_EXPIRED] = vm_sr_lua_expired,
         [VM_SR_S_LIST] = vm_sr_lua_list,
+        [VM_SR_S_JOB_CANCEL] = vm_sr_lua_job_cancel,
+        [VM_SR_S_JOB_RESUME] = vm_sr_lua_job_resume,
+        [VM_SR_S_STATS_ADD] = vm_sr_lua_stats_add,
+        [VM_SR_S_REPORT_PUT] = vm_sr_lua_report_put,
+        [VM_SR_S_WORKER_BEAT] = vm_sr_lua_worker_beat,
+        [VM_SR_S_WORKERS] = vm_sr_lua_workers,
     };
     const char *prefix = conf->key_prefix ? conf->key_prefix : "vecmig:";
     if (!conf->url || !*conf->url)
@@ -285,8 +297,9 @@ static int vm_sr_job_get(void *st, const char *job, vm_job_info *out, vm_err *er
     int rc = vm_sr_mkkey(s, k_job, VM_SR_KEY_JOB, job, 0, err);
     if (rc)
         return rc;
-    const char *argv[] = {"HMGET", k_job, "state", "record", "created_ms", "updated_ms"};
-    if ((rc = vm_sr_cmd(s, 6, argv, &rep, err)) != 0)
+    const char *argv[] = {"HMGET",      k_job,       "state",
+                          "record",     "created_ms", "updated_ms", "cancel_ms"};
+    if ((rc = vm_sr_cmd(s, 7, argv, &rep, err)) != 0)
         goto cleanup;
     size_t n;
     const char *state = vm_sr_el(rep, 0, &n);
@@ -305,6 +318,7 @@ static int vm_sr_job_get(void *st, const char *job, vm_job_info *out, vm_err *er
     }
     out->created_ms = vm_sr_el_i64(rep, 2);
     out->updated_ms = vm_sr_el_i64(rep, 3);
+    out->cancel_ms = vm_sr_el_i64(rep, 4);
     if (!(out->id = vm_strdup(job)))
         rc = vm_err_setc(err, VM_ERR_NOMEM, "state: out of memory");
 cleanup:
@@ -381,14 +395,15 @@ static int vm_sr_job_counters(void *st, const char *job, vm_job_counters *out, v
         return rc;
     const char *argv[] = {"HMGET",        k_job,        "tasks_total", "tasks_pending",
                           "tasks_running", "tasks_done", "tasks_failed", "rows_read",
-                          "rows_written"};
-    if ((rc = vm_sr_cmd(s, 9, argv, &rep, err)) != 0)
+                          "rows_written", "cancel_ms"};
+    if ((rc = vm_sr_cmd(s, 10, argv, &rep, err)) != 0)
         return rc;
     if (!vm_sr_el(rep, 0, NULL)) {
         rc = vm_err_setc(err, VM_ERR_NOT_FOUND, "state: no job %s", job);
     } else {
-        int64_t *f[] = {&out->tasks_total, &out->pending, &out->running, &out->done,
-                        &out->failed,      &out->rows_read, &out->rows_written};
+        int64_t *f[] = {&out->tasks_total, &out->pending,   &out->running,
+                        &out->done,        &out->failed,    &out->rows_read,
+                        &out->rows_written, &out->cancel_ms};
         for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
             *f[i] = vm_sr_el_i64(rep, i);
     }
@@ -466,8 +481,10 @@ static int vm_sr_job_delete(void *st, const char *job, vm_err *err)
         freeReplyObject(rep);
         rep = NULL;
     }
-    const char *del[] = {"DEL", k_job, k_tasks, k_leases};
-    if ((rc = vm_sr_cmd(s, 4, del, NULL, err)) != 0)
+    char k_workers[VM_SR_KEY_MAX + 16];
+    snprintf(k_workers, sizeof k_workers, "%s:workers", k_job);
+    const char *del[] = {"DEL", k_job, k_tasks, k_leases, k_workers};
+    if ((rc = vm_sr_cmd(s, 5, del, NULL, err)) != 0)
         goto cleanup;
     const char *srem[] = {"SREM", k_jobs, job};
     rc = vm_sr_cmd(s, 3, srem, NULL, err);
@@ -592,6 +609,8 @@ static int vm_sr_task_claim(void *st, const char *job, uint32_t task, const char
         out->outcome = VM_CLAIM_DONE;
     else if (vm_sr_is(rep, 0, "FAILED"))
         out->outcome = VM_CLAIM_FAILED;
+    else if (vm_sr_is(rep, 0, "CANCELLED"))
+        out->outcome = VM_CLAIM_CANCELLED;
     else {
         rc = vm_sr_protocol(err, "claim", job, task);
         goto cleanup;
@@ -606,6 +625,7 @@ static int vm_sr_task_claim(void *st, const char *job, uint32_t task, const char
     out->attempts = vm_sr_el_i64(rep, 4);
     out->rows_read = vm_sr_el_i64(rep, 6);
     out->rows_written = vm_sr_el_i64(rep, 7);
+    out->prior_claim = vm_sr_is(rep, 8, "1");
     if (vm_sr_el_dup(rep, 1, &out->owner) != 0 || vm_sr_el_dup(rep, 5, &out->cursor) != 0)
         rc = vm_err_setc(err, VM_ERR_NOMEM, "state: out of memory");
 cleanup:
@@ -721,6 +741,165 @@ cleanup:
     vm_free(msg);
     if (rep)
         freeReplyObject(rep);
+    return rc;
+}
+
+/* Fenced; no op id and no retry inside (vm_state.h: not repeated). */
+static int vm_sr_task_stats_add(void *st, const char *job, uint32_t task, uint64_t token,
+                                const vm_task_stats *d, vm_err *err)
+{
+    vm_sr *s = st;
+    char k_task[VM_SR_KEY_MAX], nums[6][24];
+    redisReply *rep = NULL;
+    int rc = vm_sr_mkkey(s, k_task, VM_SR_KEY_TASK, job, task, err);
+    if (rc)
+        return rc;
+    snprintf(nums[0], sizeof nums[0], "%" PRIu64, token);
+    const int64_t v[] = {d->retries, d->splits, d->changed, d->truncated, d->run_ms};
+    for (int i = 0; i < 5; i++)
+        snprintf(nums[i + 1], sizeof nums[i + 1], "%" PRId64, v[i]);
+    const char *keys[] = {k_task};
+    const char *args[] = {nums[0], nums[1], nums[2], nums[3], nums[4], nums[5]};
+    if ((rc = vm_redis_eval(s->r, s->scripts[VM_SR_S_STATS_ADD], 1, keys, 6, args, &rep,
+                            err)) != 0)
+        return rc;
+    if (vm_sr_is(rep, 0, "FENCED"))
+        rc = vm_sr_fenced(rep, job, task, token, err);
+    else if (vm_sr_is(rep, 0, "NOT_FOUND"))
+        rc = vm_err_setc(err, VM_ERR_NOT_FOUND, "state: job %s: no task %u", job, (unsigned)task);
+    else if (!vm_sr_is(rep, 0, "OK"))
+        rc = vm_sr_protocol(err, "stats", job, task);
+    freeReplyObject(rep);
+    return rc;
+}
+
+static int vm_sr_job_report_put(void *st, const char *job, const char *report, vm_err *err)
+{
+    vm_sr *s = st;
+    char k_job[VM_SR_KEY_MAX];
+    redisReply *rep = NULL;
+    int rc = vm_sr_mkkey(s, k_job, VM_SR_KEY_JOB, job, 0, err);
+    if (rc)
+        return rc;
+    const char *keys[] = {k_job};
+    const char *args[] = {report};
+    /* idempotent: storing the same report twice is storing it once */
+    if ((rc = vm_sr_eval(s, VM_SR_S_REPORT_PUT, 1, keys, 1, args, &rep, err)) != 0)
+        return rc;
+    if (rep->type == REDIS_REPLY_STRING && strcmp(rep->str, "NOT_FOUND") == 0)
+        rc = vm_err_setc(err, VM_ERR_NOT_FOUND, "state: no job %s", job);
+    freeReplyObject(rep);
+    return rc;
+}
+
+static int vm_sr_job_report_get(void *st, const char *job, char **report, vm_err *err)
+{
+    vm_sr *s = st;
+    char k_job[VM_SR_KEY_MAX];
+    redisReply *rep = NULL;
+    int rc = vm_sr_mkkey(s, k_job, VM_SR_KEY_JOB, job, 0, err);
+    if (rc)
+        return rc;
+    const char *argv[] = {"HMGET", k_job, "state", "report"};
+    if ((rc = vm_sr_cmd(s, 4, argv, &rep, err)) != 0)
+        return rc;
+    if (!vm_sr_el(rep, 0, NULL))
+        rc = vm_err_setc(err, VM_ERR_NOT_FOUND, "state: no job %s", job);
+    else if (vm_sr_el_dup(rep, 1, report) != 0)
+        rc = vm_err_setc(err, VM_ERR_NOMEM, "state: out of memory");
+    else if (!*report)
+        rc = vm_err_setc(err, VM_ERR_NOT_FOUND, "state: job %s has no report yet", job);
+    freeReplyObject(rep);
+    return rc;
+}
+
+/* ---- the worker registry: hash "<job key>:workers" ------------------------ */
+
+static int vm_sr_workers_key(vm_sr *s, char *buf, size_t size, const char *job, vm_err *err)
+{
+    char k_job[VM_SR_KEY_MAX];
+    int rc = vm_sr_mkkey(s, k_job, VM_SR_KEY_JOB, job, 0, err);
+    if (rc == 0)
+        snprintf(buf, size, "%s:workers", k_job);
+    return rc;
+}
+
+static int vm_sr_worker_beat(void *st, const char *job, const char *worker, int64_t task,
+                             int64_t rows, vm_err *err)
+{
+    vm_sr *s = st;
+    char key[VM_SR_KEY_MAX + 16], t[24], r[24];
+    redisReply *rep = NULL;
+    int rc = vm_sr_workers_key(s, key, sizeof key, job, err);
+    if (rc)
+        return rc;
+    snprintf(t, sizeof t, "%" PRId64, task);
+    snprintf(r, sizeof r, "%" PRId64, rows);
+    const char *keys[] = {key};
+    const char *args[] = {worker, t, r};
+    if ((rc = vm_sr_eval(s, VM_SR_S_WORKER_BEAT, 1, keys, 3, args, &rep, err)) != 0)
+        return rc;
+    freeReplyObject(rep);
+    return 0;
+}
+
+static int vm_sr_worker_cmp(const void *a, const void *b)
+{
+    return strcmp(((const vm_worker_status *)a)->id, ((const vm_worker_status *)b)->id);
+}
+
+static int vm_sr_workers_list(void *st, const char *job, int64_t drop_after_ms,
+                              vm_worker_status **arr, size_t *n, int64_t *now_ms, vm_err *err)
+{
+    vm_sr *s = st;
+    char key[VM_SR_KEY_MAX + 16], d[24];
+    redisReply *rep = NULL;
+    vm_worker_status *out = NULL;
+    size_t cnt = 0;
+    int rc = vm_sr_workers_key(s, key, sizeof key, job, err);
+    if (rc)
+        return rc;
+    snprintf(d, sizeof d, "%" PRId64, drop_after_ms);
+    const char *keys[] = {key};
+    const char *args[] = {d};
+    if ((rc = vm_sr_eval(s, VM_SR_S_WORKERS, 1, keys, 1, args, &rep, err)) != 0)
+        return rc;
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 1 || rep->elements % 2 != 1) {
+        rc = vm_err_setc(err, VM_ERR_PROTOCOL, "state: job %s: unexpected workers reply", job);
+        goto cleanup;
+    }
+    *now_ms = vm_sr_el_i64(rep, 0);
+    size_t m = (rep->elements - 1) / 2;
+    if (m && !(out = vm_calloc(m, sizeof *out))) {
+        rc = vm_err_setc(err, VM_ERR_NOMEM, "state: out of memory");
+        goto cleanup;
+    }
+    for (size_t i = 0; i < m; i++) {
+        const char *v = vm_sr_el(rep, 2 + 2 * i, NULL);
+        long long t = -1, b = 0, r = 0;
+        if (vm_sr_el_dup(rep, 1 + 2 * i, &out[cnt].id) != 0 || !out[cnt].id) {
+            rc = vm_err_setc(err, VM_ERR_NOMEM, "state: out of memory");
+            goto cleanup;
+        }
+        if (!v || sscanf(v, "%lld %lld %lld", &t, &b, &r) != 3) {
+            rc = vm_err_setc(err, VM_ERR_PROTOCOL, "state: job %s: unreadable worker entry %s",
+                             job, out[cnt].id);
+            cnt++;
+            goto cleanup;
+        }
+        out[cnt].task_id = t;
+        out[cnt].last_beat_ms = b;
+        out[cnt].rows = r;
+        cnt++;
+    }
+    if (cnt > 1)
+        qsort(out, cnt, sizeof *out, vm_sr_worker_cmp);
+    *arr = out;
+    *n = cnt;
+    out = NULL;
+cleanup:
+    vm_worker_status_free_array(out, cnt);
+    freeReplyObject(rep);
     return rc;
 }
 
@@ -894,6 +1073,64 @@ static int vm_sr_task_reset(void *st, const char *job, uint32_t task, vm_err *er
     return rc;
 }
 
+/* ---- cancel / resume ---------------------------------------------------------- */
+
+static int vm_sr_job_cancel(void *st, const char *job, vm_cancel_result *out, vm_err *err)
+{
+    vm_sr *s = st;
+    char k_job[VM_SR_KEY_MAX], sb[16];
+    redisReply *rep = NULL;
+    int rc = vm_sr_mkkey(s, k_job, VM_SR_KEY_JOB, job, 0, err);
+    if (rc)
+        return rc;
+    const char *keys[] = {k_job};
+    /* idempotent: a second request finds the mark and keeps it */
+    if ((rc = vm_sr_eval(s, VM_SR_S_JOB_CANCEL, 1, keys, 0, NULL, &rep, err)) != 0)
+        return rc;
+    size_t n;
+    const char *stv = vm_sr_el(rep, 1, &n);
+    if (vm_sr_is(rep, 0, "NOT_FOUND")) {
+        rc = vm_err_setc(err, VM_ERR_NOT_FOUND, "state: no job %s", job);
+    } else if (vm_sr_is(rep, 0, "OK") && stv) {
+        snprintf(sb, sizeof sb, "%.*s", (int)(n < 15 ? n : 15), stv);
+        if (vm_job_state_parse(sb, &out->state) != 0)
+            rc = vm_err_setc(err, VM_ERR_PROTOCOL, "state: job %s: unknown stored state", job);
+        out->cancel_ms = vm_sr_el_i64(rep, 2);
+        out->applied = vm_sr_is(rep, 3, "1");
+    } else {
+        rc = vm_err_setc(err, VM_ERR_PROTOCOL, "state: job %s: unexpected reply to cancel", job);
+    }
+    freeReplyObject(rep);
+    return rc;
+}
+
+static int vm_sr_job_resume(void *st, const char *job, vm_job_state *prev, vm_err *err)
+{
+    vm_sr *s = st;
+    char k_job[VM_SR_KEY_MAX], sb[16];
+    redisReply *rep = NULL;
+    int rc = vm_sr_mkkey(s, k_job, VM_SR_KEY_JOB, job, 0, err);
+    if (rc)
+        return rc;
+    const char *keys[] = {k_job};
+    /* idempotent: a second call finds nothing to clear */
+    if ((rc = vm_sr_eval(s, VM_SR_S_JOB_RESUME, 1, keys, 0, NULL, &rep, err)) != 0)
+        return rc;
+    size_t n;
+    const char *stv = vm_sr_el(rep, 1, &n);
+    if (vm_sr_is(rep, 0, "NOT_FOUND")) {
+        rc = vm_err_setc(err, VM_ERR_NOT_FOUND, "state: no job %s", job);
+    } else if (vm_sr_is(rep, 0, "OK") && stv) {
+        snprintf(sb, sizeof sb, "%.*s", (int)(n < 15 ? n : 15), stv);
+        if (vm_job_state_parse(sb, prev) != 0)
+            rc = vm_err_setc(err, VM_ERR_PROTOCOL, "state: job %s: unknown stored state", job);
+    } else {
+        rc = vm_err_setc(err, VM_ERR_PROTOCOL, "state: job %s: unexpected reply to resume", job);
+    }
+    freeReplyObject(rep);
+    return rc;
+}
+
 const vm_state_ops vm_state_redis_ops = {
     .name = "redis",
     .state_size = sizeof(vm_sr),
@@ -914,4 +1151,11 @@ const vm_state_ops vm_state_redis_ops = {
     .tasks_list = vm_sr_tasks_list,
     .tasks_expired = vm_sr_tasks_expired,
     .task_reset = vm_sr_task_reset,
+    .job_cancel = vm_sr_job_cancel,
+    .job_resume = vm_sr_job_resume,
+    .task_stats_add = vm_sr_task_stats_add,
+    .job_report_put = vm_sr_job_report_put,
+    .job_report_get = vm_sr_job_report_get,
+    .worker_beat = vm_sr_worker_beat,
+    .workers_list = vm_sr_workers_list,
 };

@@ -5,7 +5,8 @@
  *
  * Key layout (P = key_prefix, default "vecmig:"; J = job id):
  *   P jobs                  SET   every job id (index for jobs_list)
- *   P {J}:job               HASH  record, state, times, counters, token_seq
+ *   P {J}:job               HASH  record, state, times, counters, token_seq,
+ *                                 report (the final report, JSON text)
  *   P {J}:tasks             ZSET  task ids, score = id (sorted listing)
  *   P {J}:leases            ZSET  running task ids, score = lease_until_ms
  *   P {J}:task:<id>         HASH  one task: JSON, state, owner, token, ...
@@ -44,8 +45,9 @@ int vm_sr_prefix_check(const char *prefix, vm_err *err);
 int vm_sr_key_build(char *buf, size_t cap, const char *prefix, vm_sr_key kind,
                     const char *job_id, uint32_t task_id);
 
-/* The task hash fields read for a vm_task_status, in this order. */
-#define VM_SR_NFIELDS 10
+/* The task hash fields read for a vm_task_status, in this order (the
+ * last seven, times and stats for the report, may be absent: 0). */
+#define VM_SR_NFIELDS 17
 extern const char *const vm_sr_status_fields[VM_SR_NFIELDS];
 
 /* Decode the values of vm_sr_status_fields (v[i] NULL: field absent) of

@@ -11,6 +11,7 @@
 const char *const vm_sr_status_fields[VM_SR_NFIELDS] = {
     "state", "owner",        "token", "lease_until", "attempts",
     "cursor", "rows_read", "rows_written", "error", "task",
+    "first_claim_ms", "finished_ms", "retries", "splits", "changed", "truncated", "run_ms",
 };
 
 int vm_sr_prefix_check(const char *prefix, vm_err *err)
@@ -118,8 +119,10 @@ int vm_sr_decode_status(const char *job_id, uint32_t id, const char *const *v,
         goto bad_state;
     /* numbers: absent means 0 (never claimed) */
     int64_t *nums[] = {&out->lease_until_ms, &out->attempts, &out->rows_read,
-                       &out->rows_written};
-    const int idx[] = {3, 4, 6, 7};
+                       &out->rows_written, &out->first_claim_ms, &out->finished_ms,
+                       &out->stats.retries, &out->stats.splits, &out->stats.changed,
+                       &out->stats.truncated, &out->stats.run_ms};
+    const int idx[] = {3, 4, 6, 7, 10, 11, 12, 13, 14, 15, 16};
     for (size_t i = 0; i < sizeof idx / sizeof idx[0]; i++) {
         int k = idx[i];
         if (v[k] && vm_sr_parse_i64(v[k], len[k], nums[i]) != 0) {

@@ -99,6 +99,34 @@ static const char vm_ss_schema_v1[] =
     ") WITHOUT ROWID;\n"
     "CREATE INDEX tasks_leases ON tasks (job, lease_until) WHERE state = 'running';\n";
 
+/* Version 1 -> 2: the job's cancel request (store-clock ms, 0 = none). */
+static const char vm_ss_schema_v2[] =
+    "ALTER TABLE jobs ADD COLUMN cancel_ms INTEGER NOT NULL DEFAULT 0;\n";
+
+/* Version 2 -> 3: per-task times and stats for the report, the stored
+ * report. Each column is added only when missing (vm_ss_add_column). */
+static const char *const vm_ss_schema_v3[][3] = {
+    {"tasks", "first_claim_ms", "INTEGER NOT NULL DEFAULT 0"},
+    {"tasks", "finished_ms", "INTEGER NOT NULL DEFAULT 0"},
+    {"tasks", "retries", "INTEGER NOT NULL DEFAULT 0"},
+    {"tasks", "splits", "INTEGER NOT NULL DEFAULT 0"},
+    {"tasks", "changed", "INTEGER NOT NULL DEFAULT 0"},
+    {"tasks", "truncated", "INTEGER NOT NULL DEFAULT 0"},
+    {"tasks", "run_ms", "INTEGER NOT NULL DEFAULT 0"},
+    {"jobs", "report", "TEXT"},
+};
+
+/* Version 3 -> 4: the worker registry (vm_state_worker_beat). */
+static const char vm_ss_schema_v4[] =
+    "CREATE TABLE IF NOT EXISTS workers (\n"
+    "  job TEXT NOT NULL,\n"
+    "  worker TEXT NOT NULL,\n"
+    "  task INTEGER NOT NULL,\n"
+    "  beat_ms INTEGER NOT NULL,\n"
+    "  rows INTEGER NOT NULL,\n"
+    "  PRIMARY KEY (job, worker)\n"
+    ") WITHOUT ROWID;\n";
+
 enum {
     Q_BEGIN,
     Q_COMMIT,
@@ -125,12 +153,22 @@ enum {
     Q_TASK_STATUS,
     Q_TASKS_LIST,
     Q_TASKS_EXPIRED,
+    Q_JOB_CANCEL_READ,
+    Q_JOB_CANCEL,
+    Q_JOB_RESUME,
+    Q_TASK_STATS_ADD,
+    Q_JOB_REPORT_PUT,
+    Q_JOB_REPORT_GET,
+    Q_WORKER_BEAT,
+    Q_WORKERS_DROP,
+    Q_WORKERS_LIST,
+    Q_JOB_DEL_WORKERS,
     Q__COUNT
 };
 
 #define VM_SS_STATUS_COLS                                                                  \
     "id, state, owner, token, lease_until, attempts, cursor, rows_read, rows_written, error, " \
-    "task"
+    "task, first_claim_ms, finished_ms, retries, splits, changed, truncated, run_ms"
 
 static const char *const vm_ss_sql[Q__COUNT] = {
     [Q_BEGIN] = "BEGIN IMMEDIATE",
@@ -140,11 +178,13 @@ static const char *const vm_ss_sql[Q__COUNT] = {
                   "VALUES (?1, 'planning', ?2, ?3, ?3) "
                   "ON CONFLICT (id) DO UPDATE SET record = excluded.record, "
                   "updated_ms = excluded.updated_ms",
-    [Q_JOB_GET] = "SELECT state, record, created_ms, updated_ms FROM jobs WHERE id = ?1",
+    [Q_JOB_GET] = "SELECT state, record, created_ms, updated_ms, cancel_ms FROM jobs "
+                  "WHERE id = ?1",
     [Q_JOB_STATE] = "UPDATE jobs SET state = ?2, updated_ms = ?3 WHERE id = ?1",
     [Q_JOBS_LIST] = "SELECT id FROM jobs ORDER BY id",
     [Q_JOB_COUNTERS] = "SELECT tasks_total, tasks_pending, tasks_running, tasks_done, "
-                       "tasks_failed, rows_read, rows_written FROM jobs WHERE id = ?1",
+                       "tasks_failed, rows_read, rows_written, cancel_ms FROM jobs "
+                       "WHERE id = ?1",
     [Q_JOB_EXISTS] = "SELECT 1 FROM jobs WHERE id = ?1",
     [Q_JOB_DEL_TASKS] = "DELETE FROM tasks WHERE job = ?1",
     [Q_JOB_DEL] = "DELETE FROM jobs WHERE id = ?1",
@@ -164,7 +204,9 @@ static const char *const vm_ss_sql[Q__COUNT] = {
     [Q_TASK_ROW] = "SELECT state, owner, token, lease_until, attempts, cursor, rows_read, "
                    "rows_written, op FROM tasks WHERE job = ?1 AND id = ?2",
     [Q_TASK_CLAIM] = "UPDATE tasks SET state = 'running', owner = ?3, token = ?4, "
-                     "lease_until = ?5, attempts = attempts + 1, op = ?6, updated_ms = ?7 "
+                     "lease_until = ?5, attempts = attempts + 1, op = ?6, updated_ms = ?7, "
+                     "first_claim_ms = CASE WHEN first_claim_ms = 0 THEN ?7 "
+                     "ELSE first_claim_ms END "
                      "WHERE job = ?1 AND id = ?2",
     [Q_TASK_LEASE] = "UPDATE tasks SET lease_until = ?3 WHERE job = ?1 AND id = ?2",
     [Q_TASK_CHECKPOINT] = "UPDATE tasks SET cursor = coalesce(?3, cursor), "
@@ -172,7 +214,7 @@ static const char *const vm_ss_sql[Q__COUNT] = {
                           "lease_until = ?6, op = ?7, updated_ms = ?8 "
                           "WHERE job = ?1 AND id = ?2",
     /* error: the new one if given; finishing as done clears the last one */
-    [Q_TASK_FINISH] = "UPDATE tasks SET state = ?3, op = ?4, updated_ms = ?5, "
+    [Q_TASK_FINISH] = "UPDATE tasks SET state = ?3, op = ?4, updated_ms = ?5, finished_ms = ?5, "
                       "error = CASE WHEN ?6 IS NOT NULL THEN ?6 "
                       "WHEN ?3 = 'done' THEN NULL ELSE error END "
                       "WHERE job = ?1 AND id = ?2",
@@ -182,6 +224,24 @@ static const char *const vm_ss_sql[Q__COUNT] = {
     [Q_TASKS_LIST] = "SELECT " VM_SS_STATUS_COLS " FROM tasks WHERE job = ?1 ORDER BY id",
     [Q_TASKS_EXPIRED] = "SELECT id FROM tasks WHERE job = ?1 AND state = 'running' "
                         "AND lease_until < ?2 ORDER BY id",
+    [Q_JOB_CANCEL_READ] = "SELECT state, cancel_ms FROM jobs WHERE id = ?1",
+    [Q_JOB_CANCEL] = "UPDATE jobs SET cancel_ms = ?2, updated_ms = ?2 WHERE id = ?1",
+    /* a job that is over runs again; the others keep their state */
+    [Q_JOB_RESUME] = "UPDATE jobs SET cancel_ms = 0, updated_ms = ?2, state = CASE "
+                     "WHEN state IN ('done', 'failed', 'cancelled') THEN 'running' "
+                     "ELSE state END WHERE id = ?1",
+    [Q_TASK_STATS_ADD] = "UPDATE tasks SET retries = retries + ?3, splits = splits + ?4, "
+                         "changed = changed + ?5, truncated = truncated + ?6, "
+                         "run_ms = run_ms + ?7 WHERE job = ?1 AND id = ?2",
+    [Q_JOB_REPORT_PUT] = "UPDATE jobs SET report = ?2 WHERE id = ?1",
+    [Q_JOB_REPORT_GET] = "SELECT report FROM jobs WHERE id = ?1",
+    [Q_WORKER_BEAT] = "INSERT INTO workers (job, worker, task, beat_ms, rows) "
+                      "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (job, worker) DO UPDATE SET "
+                      "task = excluded.task, beat_ms = excluded.beat_ms, rows = excluded.rows",
+    [Q_WORKERS_DROP] = "DELETE FROM workers WHERE job = ?1 AND beat_ms < ?2",
+    [Q_WORKERS_LIST] = "SELECT worker, task, rows, beat_ms FROM workers WHERE job = ?1 "
+                       "ORDER BY worker",
+    [Q_JOB_DEL_WORKERS] = "DELETE FROM workers WHERE job = ?1",
 };
 
 typedef struct vm_ss {
@@ -582,6 +642,21 @@ static int vm_ss_exec_sql(vm_ss *s, const char *sql, const char *what, vm_err *e
     return rc == SQLITE_OK ? 0 : vm_ss_fail(s, rc, what, err);
 }
 
+/* ALTER TABLE table ADD COLUMN name decl, unless the column exists. */
+static int vm_ss_add_column(vm_ss *s, const char *table, const char *name, const char *decl,
+                            vm_err *err)
+{
+    char sql[256];
+    int64_t has = 0;
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM pragma_table_info('%s') WHERE name = '%s'",
+             table, name);
+    int rc = vm_ss_int_query(s, sql, &has, err);
+    if (rc != 0 || has)
+        return rc;
+    snprintf(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN %s %s", table, name, decl);
+    return vm_ss_exec_sql(s, sql, "migrate schema to version 3", err);
+}
+
 /* Create the schema in a new file, or check the one found. */
 static int vm_ss_schema(vm_ss *s, vm_err *err)
 {
@@ -618,9 +693,26 @@ static int vm_ss_schema(vm_ss *s, vm_err *err)
     if (version == 0) {
         if ((rc = vm_ss_exec_sql(s, vm_ss_schema_v1, "create schema", err)) != 0)
             goto cleanup;
+        version = 1;
     }
-    /* later versions: migrate here, one step per version, in this
-     * transaction */
+    /* later versions: one step per version, in this transaction */
+    if (version == 1) {
+        if ((rc = vm_ss_exec_sql(s, vm_ss_schema_v2, "migrate schema to version 2", err)) != 0)
+            goto cleanup;
+        version = 2;
+    }
+    if (version == 2) {
+        for (size_t i = 0; i < sizeof vm_ss_schema_v3 / sizeof vm_ss_schema_v3[0]; i++)
+            if ((rc = vm_ss_add_column(s, vm_ss_schema_v3[i][0], vm_ss_schema_v3[i][1],
+                                       vm_ss_schema_v3[i][2], err)) != 0)
+                goto cleanup;
+        version = 3;
+    }
+    if (version == 3) {
+        if ((rc = vm_ss_exec_sql(s, vm_ss_schema_v4, "migrate schema to version 4", err)) != 0)
+            goto cleanup;
+        version = 4;
+    }
     snprintf(sql, sizeof sql, "PRAGMA application_id = %d; PRAGMA user_version = %d",
              VM_SS_APPLICATION_ID, VM_SS_SCHEMA_VERSION);
     if ((rc = vm_ss_exec_sql(s, sql, "set schema version", err)) != 0)
@@ -743,6 +835,7 @@ static int vm_ss_job_get(void *st, const char *job, vm_job_info *out, vm_err *er
     }
     out->created_ms = sqlite3_column_int64(q, 2);
     out->updated_ms = sqlite3_column_int64(q, 3);
+    out->cancel_ms = sqlite3_column_int64(q, 4);
     if (!(out->id = vm_strdup(job)))
         rc = vm_ss_nomem(err);
 cleanup:
@@ -804,8 +897,9 @@ static int vm_ss_job_counters(void *st, const char *job, vm_job_counters *out, v
         return rc;
     int src = sqlite3_step(q);
     if (src == SQLITE_ROW) {
-        int64_t *f[] = {&out->tasks_total, &out->pending,   &out->running,     &out->done,
-                        &out->failed,      &out->rows_read, &out->rows_written};
+        int64_t *f[] = {&out->tasks_total, &out->pending,   &out->running,
+                        &out->done,        &out->failed,    &out->rows_read,
+                        &out->rows_written, &out->cancel_ms};
         for (int i = 0; i < (int)(sizeof f / sizeof f[0]); i++)
             *f[i] = sqlite3_column_int64(q, i);
     } else if (src == SQLITE_DONE) {
@@ -823,7 +917,8 @@ static int vm_ss_job_delete(void *st, const char *job, vm_err *err)
     int rc = vm_ss_begin(s, err);
     if (rc)
         return rc;
-    if ((rc = vm_ss_do(s, Q_JOB_DEL_TASKS, "delete tasks", err, "s", job)) == 0)
+    if ((rc = vm_ss_do(s, Q_JOB_DEL_TASKS, "delete tasks", err, "s", job)) == 0 &&
+        (rc = vm_ss_do(s, Q_JOB_DEL_WORKERS, "delete workers", err, "s", job)) == 0)
         rc = vm_ss_do(s, Q_JOB_DEL, "delete job", err, "s", job);
     return vm_ss_end(s, rc, err);
 }
@@ -890,6 +985,28 @@ cleanup:
     return vm_ss_end(s, rc, err);
 }
 
+/* The job's state and cancel mark, inside the caller's transaction. */
+static int vm_ss_job_cancel_read(vm_ss *s, const char *job, vm_job_state *state,
+                                 int64_t *cancel_ms, vm_err *err)
+{
+    sqlite3_stmt *q;
+    int rc = vm_ss_prep(s, Q_JOB_CANCEL_READ, &q, err, "s", job);
+    if (rc)
+        return rc;
+    int src = sqlite3_step(q);
+    if (src == SQLITE_ROW) {
+        if (vm_job_state_parse((const char *)sqlite3_column_text(q, 0), state) != 0)
+            rc = vm_err_setc(err, VM_ERR_PROTOCOL, "state: job %s: unknown stored state", job);
+        *cancel_ms = sqlite3_column_int64(q, 1);
+    } else if (src == SQLITE_DONE) {
+        rc = vm_err_setc(err, VM_ERR_NOT_FOUND, "state: no job %s", job);
+    } else {
+        rc = vm_ss_fail(s, src, "read job", err);
+    }
+    vm_ss_done(q);
+    return rc;
+}
+
 int vm_ss_task_claim_op(void *st, const char *job, uint32_t task, const char *worker,
                         int64_t lease_ms, const char *op, vm_claim *out, vm_err *err)
 {
@@ -905,6 +1022,7 @@ int vm_ss_task_claim_op(void *st, const char *job, uint32_t task, const char *wo
     out->attempts = r.attempts;
     out->rows_read = r.rows_read;
     out->rows_written = r.rows_written;
+    out->prior_claim = r.token != 0; /* a reset keeps the token */
     /* the strings move to out: owner (the claimer or the busy owner) and
      * the cursor to resume from */
     out->owner = r.owner;
@@ -916,6 +1034,14 @@ int vm_ss_task_claim_op(void *st, const char *job, uint32_t task, const char *wo
     }
     if (r.state == VM_TASK_DONE || r.state == VM_TASK_FAILED) {
         out->outcome = r.state == VM_TASK_DONE ? VM_CLAIM_DONE : VM_CLAIM_FAILED;
+        goto cleanup;
+    }
+    vm_job_state jst;
+    int64_t cancel_ms = 0;
+    if ((rc = vm_ss_job_cancel_read(s, job, &jst, &cancel_ms, err)) != 0)
+        goto cleanup;
+    if (cancel_ms > 0) {
+        out->outcome = VM_CLAIM_CANCELLED;
         goto cleanup;
     }
     int64_t now = vm_ss_now_ms();
@@ -1142,6 +1268,13 @@ static int vm_ss_decode_status(vm_ss *s, sqlite3_stmt *q, const char *job, vm_ta
     out->attempts = sqlite3_column_int64(q, 5);
     out->rows_read = sqlite3_column_int64(q, 7);
     out->rows_written = sqlite3_column_int64(q, 8);
+    out->first_claim_ms = sqlite3_column_int64(q, 11);
+    out->finished_ms = sqlite3_column_int64(q, 12);
+    out->stats.retries = sqlite3_column_int64(q, 13);
+    out->stats.splits = sqlite3_column_int64(q, 14);
+    out->stats.changed = sqlite3_column_int64(q, 15);
+    out->stats.truncated = sqlite3_column_int64(q, 16);
+    out->stats.run_ms = sqlite3_column_int64(q, 17);
     if (vm_ss_col_dup(q, 2, &out->owner) || vm_ss_col_dup(q, 6, &out->cursor) ||
         vm_ss_col_dup(q, 9, &out->error)) {
         rc = vm_ss_nomem(err);
@@ -1170,6 +1303,124 @@ cleanup:
     if (rc != 0)
         vm_task_status_release(out);
     return rc;
+}
+
+/* Fenced, without an op id (vm_state.h: not repeated after an error). */
+static int vm_ss_task_stats_add(void *st, const char *job, uint32_t task, uint64_t token,
+                                const vm_task_stats *d, vm_err *err)
+{
+    vm_ss *s = st;
+    vm_ss_row r;
+    int rc = vm_ss_begin(s, err);
+    if (rc)
+        return rc;
+    if ((rc = vm_ss_task_row(s, job, task, &r, err)) != 0)
+        goto cleanup;
+    if (r.state != VM_TASK_RUNNING || r.token != token) {
+        rc = vm_ss_fenced(&r, job, task, token, err);
+        goto cleanup;
+    }
+    rc = vm_ss_do(s, Q_TASK_STATS_ADD, "add task stats", err, "suiiiii", job, task, d->retries,
+                  d->splits, d->changed, d->truncated, d->run_ms);
+cleanup:
+    vm_ss_row_release(&r);
+    return vm_ss_end(s, rc, err);
+}
+
+static int vm_ss_job_report_put(void *st, const char *job, const char *report, vm_err *err)
+{
+    vm_ss *s = st;
+    int rc = vm_ss_begin(s, err);
+    if (rc)
+        return rc;
+    rc = vm_ss_do(s, Q_JOB_REPORT_PUT, "store report", err, "ss", job, report);
+    if (rc == 0 && sqlite3_changes(s->db) == 0)
+        rc = vm_err_setc(err, VM_ERR_NOT_FOUND, "state: no job %s", job);
+    return vm_ss_end(s, rc, err);
+}
+
+static int vm_ss_job_report_get(void *st, const char *job, char **report, vm_err *err)
+{
+    vm_ss *s = st;
+    sqlite3_stmt *q;
+    int rc = vm_ss_prep(s, Q_JOB_REPORT_GET, &q, err, "s", job);
+    if (rc)
+        return rc;
+    int src = sqlite3_step(q);
+    if (src == SQLITE_ROW) {
+        if (vm_ss_col_dup(q, 0, report) != 0)
+            rc = vm_ss_nomem(err);
+        else if (!*report)
+            rc = vm_err_setc(err, VM_ERR_NOT_FOUND, "state: job %s has no report yet", job);
+    } else if (src == SQLITE_DONE) {
+        rc = vm_err_setc(err, VM_ERR_NOT_FOUND, "state: no job %s", job);
+    } else {
+        rc = vm_ss_fail(s, src, "read report", err);
+    }
+    vm_ss_done(q);
+    return rc;
+}
+
+/* ---- the worker registry ------------------------------------------------ */
+
+static int vm_ss_worker_beat(void *st, const char *job, const char *worker, int64_t task,
+                             int64_t rows, vm_err *err)
+{
+    vm_ss *s = st;
+    int rc = vm_ss_begin(s, err);
+    if (rc)
+        return rc;
+    rc = vm_ss_do(s, Q_WORKER_BEAT, "record worker", err, "ssiii", job, worker, task,
+                  vm_ss_now_ms(), rows);
+    return vm_ss_end(s, rc, err);
+}
+
+static int vm_ss_workers_list(void *st, const char *job, int64_t drop_after_ms,
+                              vm_worker_status **arr, size_t *n, int64_t *now_ms, vm_err *err)
+{
+    vm_ss *s = st;
+    vm_worker_status *out = NULL;
+    size_t cnt = 0, cap = 0;
+    int64_t now = vm_ss_now_ms();
+    int rc = vm_ss_begin(s, err);
+    if (rc)
+        return rc;
+    if ((rc = vm_ss_do(s, Q_WORKERS_DROP, "drop workers", err, "si", job,
+                       now - drop_after_ms)) != 0)
+        return vm_ss_end(s, rc, err);
+    rc = vm_ss_end(s, 0, err);
+    if (rc)
+        return rc;
+    sqlite3_stmt *q;
+    if ((rc = vm_ss_prep(s, Q_WORKERS_LIST, &q, err, "s", job)) != 0)
+        return rc;
+    int src;
+    while ((src = sqlite3_step(q)) == SQLITE_ROW) {
+        if (cnt == cap && vm_grow((void **)&out, &cap, cnt + 1, sizeof *out) != 0) {
+            rc = vm_ss_nomem(err);
+            break;
+        }
+        memset(&out[cnt], 0, sizeof out[cnt]);
+        if (vm_ss_col_dup(q, 0, &out[cnt].id) != 0 || !out[cnt].id) {
+            rc = vm_ss_nomem(err);
+            break;
+        }
+        out[cnt].task_id = sqlite3_column_int64(q, 1);
+        out[cnt].rows = sqlite3_column_int64(q, 2);
+        out[cnt].last_beat_ms = sqlite3_column_int64(q, 3);
+        cnt++;
+    }
+    if (rc == 0 && src != SQLITE_DONE)
+        rc = vm_ss_fail(s, src, "list workers", err);
+    vm_ss_done(q);
+    if (rc) {
+        vm_worker_status_free_array(out, cnt);
+        return rc;
+    }
+    *arr = out;
+    *n = cnt;
+    *now_ms = now;
+    return 0;
 }
 
 static int vm_ss_task_get(void *st, const char *job, uint32_t task, vm_task_status *out,
@@ -1285,6 +1536,40 @@ cleanup:
     return vm_ss_end(s, rc, err);
 }
 
+/* ---- cancel / resume ------------------------------------------------------------------- */
+
+static int vm_ss_job_cancel(void *st, const char *job, vm_cancel_result *out, vm_err *err)
+{
+    vm_ss *s = st;
+    int rc = vm_ss_begin(s, err);
+    if (rc)
+        return rc;
+    if ((rc = vm_ss_job_cancel_read(s, job, &out->state, &out->cancel_ms, err)) != 0)
+        goto cleanup;
+    if (out->state == VM_JOB_DONE || out->state == VM_JOB_FAILED ||
+        out->state == VM_JOB_CANCELLED || out->cancel_ms > 0)
+        goto cleanup; /* over, or requested before: the first time stays */
+    int64_t now = vm_ss_now_ms();
+    if ((rc = vm_ss_do(s, Q_JOB_CANCEL, "request cancel", err, "si", job, now)) == 0) {
+        out->cancel_ms = now;
+        out->applied = true;
+    }
+cleanup:
+    return vm_ss_end(s, rc, err);
+}
+
+static int vm_ss_job_resume(void *st, const char *job, vm_job_state *prev, vm_err *err)
+{
+    vm_ss *s = st;
+    int64_t cancel_ms;
+    int rc = vm_ss_begin(s, err);
+    if (rc)
+        return rc;
+    if ((rc = vm_ss_job_cancel_read(s, job, prev, &cancel_ms, err)) == 0)
+        rc = vm_ss_do(s, Q_JOB_RESUME, "resume job", err, "si", job, vm_ss_now_ms());
+    return vm_ss_end(s, rc, err);
+}
+
 const vm_state_ops vm_state_sqlite_ops = {
     .name = "embedded",
     .state_size = sizeof(vm_ss),
@@ -1305,4 +1590,11 @@ const vm_state_ops vm_state_sqlite_ops = {
     .tasks_list = vm_ss_tasks_list,
     .tasks_expired = vm_ss_tasks_expired,
     .task_reset = vm_ss_task_reset,
+    .job_cancel = vm_ss_job_cancel,
+    .job_resume = vm_ss_job_resume,
+    .task_stats_add = vm_ss_task_stats_add,
+    .job_report_put = vm_ss_job_report_put,
+    .job_report_get = vm_ss_job_report_get,
+    .worker_beat = vm_ss_worker_beat,
+    .workers_list = vm_ss_workers_list,
 };

@@ -17,8 +17,10 @@
 
 /* PRAGMA user_version of the schema this build writes and reads. A file
  * with a newer version is refused (VM_ERR_UNSUPPORTED); older versions are
- * migrated on open (none exist yet). */
-#define VM_SS_SCHEMA_VERSION 1
+ * migrated on open, in one transaction (1 -> 2 adds jobs.cancel_ms; 2 -> 3
+ * adds the tasks' first_claim_ms, finished_ms and stats columns and
+ * jobs.report). */
+#define VM_SS_SCHEMA_VERSION 4
 /* PRAGMA application_id marking a vecmig state file ("VMST"). */
 #define VM_SS_APPLICATION_ID 0x564d5354
 

@@ -1,0 +1,36 @@
+/*
+ * vm_testhook.h - test hooks: named points where an end-to-end test can
+ * stop or slow a process deterministically. They read only the environment
+ * and do nothing unless a test sets it; never set these in production.
+ *
+ *   VECMIG_TEST_PAUSE_AT=point[,point...]
+ *       At a listed point the process logs "test hook: paused at <point>"
+ *       (warning level) and sleeps until it is killed (after 10 minutes it
+ *       goes on). The coordinator's points, in the order it meets them:
+ *         planned    job and tasks recorded, the collection not created yet
+ *         created    the collection created, not yet recorded as created
+ *         published  every task published, the job not yet `running`
+ *         running    the first progress with rows written
+ *         counted    reconciling: the target made queryable and counted,
+ *                    before that is undone and the report is written
+ *   VECMIG_TEST_BATCH_DELAY_MS=N
+ *       A worker sleeps N ms (at most 10 s) after each checkpointed batch, so
+ *       that a small job runs long enough to be cancelled or killed mid-way.
+ *
+ * Why environment variables: the tests drive the real binaries as
+ * subprocesses, and a hook that cannot be reached through the job file or
+ * the command line cannot be switched on by accident in a real job.
+ */
+#ifndef VM_TESTHOOK_H
+#define VM_TESTHOOK_H
+
+#include <stdbool.h>
+
+/* Pause at `point` if VECMIG_TEST_PAUSE_AT lists it. */
+void vm_test_pause_at(const char *point);
+/* VECMIG_TEST_BATCH_DELAY_MS, clamped to 0..10000; 0 when unset or bad. */
+long vm_test_batch_delay_ms(void);
+/* Pure: whether the comma-separated `list` names `point` exactly. */
+bool vm_test_point_listed(const char *list, const char *point);
+
+#endif
