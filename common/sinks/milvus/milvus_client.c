@@ -531,7 +531,35 @@ int vm_milvus_index_create(vm_milvus *m, const char *collection, const json_t *i
         return vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
     int rc = vm_milvus_callj(m, "indexes/create", body, NULL, err);
     json_decref(body);
-    return rc;
+    if (rc == VM_OK || !err || (!strstr(err->msg, "already exist") &&
+                                !strstr(err->msg, "at most one distinct index")))
+        return rc;
+    /* A retry after an answer that was lost (the first attempt created the
+     * index) is told the index exists: it is ours if every field asked for
+     * has an index now. */
+    json_t *have = NULL;
+    vm_err e2;
+    if (vm_milvus_indexes(m, collection, &have, &e2) != VM_OK)
+        return rc;
+    bool all = true;
+    size_t i, j;
+    json_t *want, *h;
+    json_array_foreach(index_params, i, want) {
+        const char *f = json_string_value(json_object_get(want, "fieldName"));
+        bool found = false;
+        json_array_foreach(have, j, h) {
+            const char *hf = json_string_value(json_object_get(h, "fieldName"));
+            if (f && hf && strcmp(f, hf) == 0)
+                found = true;
+        }
+        all = all && found;
+    }
+    json_decref(have);
+    if (!all)
+        return rc;
+    vm_debug("milvus indexes/create on '%s': %s; the index is there: taken as created",
+             collection, err->msg);
+    return VM_OK;
 }
 
 int vm_milvus_index_drop(vm_milvus *m, const char *collection, const char *index_name,
@@ -543,6 +571,11 @@ int vm_milvus_index_drop(vm_milvus *m, const char *collection, const char *index
         return vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
     int rc = vm_milvus_callj(m, "indexes/drop", body, NULL, err);
     json_decref(body);
+    /* gone is what was asked (also after a retry whose first answer was lost) */
+    if (rc == VM_ERR_NOT_FOUND && err && strstr(err->msg, "index")) {
+        vm_debug("milvus indexes/drop on '%s': %s: already gone", collection, err->msg);
+        return VM_OK;
+    }
     return rc;
 }
 
