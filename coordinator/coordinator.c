@@ -658,32 +658,60 @@ static int vm_coordinator_run_impl(const vm_job_conf *job, const vm_coordinator_
     rc = src;
     vm_job_state state = VM_JOB_PLANNING;
     bool fresh = false;
-    if (rc == VM_OK) {
-        state = info.state;
-        bool replan = false;
-        if (opts->resume)
-            rc = vm_coord_resume(&c, &state, &e);
-        if (rc == VM_OK)
-            rc = vm_coord_continue(&c, &info, &replan, &e);
-        vm_job_info_release(&info);
-        if (rc == VM_OK && replan) {
-            json_decref(c.record);
-            c.record = NULL;
-            rc = VM_ERR_NOT_FOUND;
-        }
-    }
-    if (rc == VM_ERR_NOT_FOUND) {
-        if (opts->resume)
-            vm_info("job %s has no state yet (its coordinator stopped before recording it): "
-                    "planning it", id);
-        code = 2; /* a plan refused (bad job or mapping) is a usage error */
-        rc = vm_coord_plan(&c, &e);
-        if (rc == VM_OK || (rc != VM_ERR_INVALID && rc != VM_ERR_UNSUPPORTED))
-            code = 1;
+    for (int attempt = 1;; attempt++) {
         state = VM_JOB_PLANNING;
-        fresh = true;
+        fresh = false;
+        if (rc == VM_OK) {
+            state = info.state;
+            bool replan = false;
+            if (opts->resume)
+                rc = vm_coord_resume(&c, &state, &e);
+            if (rc == VM_OK)
+                rc = vm_coord_continue(&c, &info, &replan, &e);
+            vm_job_info_release(&info);
+            if (rc == VM_OK && replan) {
+                json_decref(c.record);
+                c.record = NULL;
+                rc = VM_ERR_NOT_FOUND;
+            }
+        }
+        if (rc == VM_ERR_NOT_FOUND) {
+            if (opts->resume)
+                vm_info("job %s has no state yet (its coordinator stopped before recording "
+                        "it): planning it", id);
+            code = 2; /* a plan refused (bad job or mapping) is a usage error */
+            rc = vm_coord_plan(&c, &e);
+            if (rc == VM_OK || (rc != VM_ERR_INVALID && rc != VM_ERR_UNSUPPORTED))
+                code = 1;
+            state = VM_JOB_PLANNING;
+            fresh = true;
+        }
+        if (rc == VM_OK)
+            rc = vm_coord_publish(&c, state, fresh, &e);
+        if (rc == VM_OK || !e.retriable || attempt > 10)
+            break;
+        /* the store or the queue went away for a moment (a restart, a reset
+         * connection): start over from what the store recorded, as a
+         * restarted coordinator would; every step of planning is recorded
+         * and idempotent */
+        long ms = vm_backoff_ms(attempt, 500, 10000, &seed);
+        vm_warn("job %s: %s; starting over from the state store (retry %d of 10 in %ld ms)", id,
+                e.msg, attempt, ms);
+        vm_sleep_ms(ms);
+        json_decref(c.record);
+        c.record = NULL;
+        vm_schema_free(c.target);
+        c.target = NULL;
+        code = 1;
+        rc = vm_state_job_get(c.state, id, &info, &e);
+        for (int a = 1; rc != VM_OK && rc != VM_ERR_NOT_FOUND && e.retriable && a <= 10; a++) {
+            vm_sleep_ms(vm_backoff_ms(a, 250, 5000, &seed));
+            rc = vm_state_job_get(c.state, id, &info, &e);
+        }
+        if (rc != VM_OK && rc != VM_ERR_NOT_FOUND)
+            break;
     }
-    if (rc != VM_OK || (rc = vm_coord_publish(&c, state, fresh, &e)) != VM_OK)
+    if (rc != VM_OK)
         goto fail;
     int wrc = vm_coord_wait(&c, &e);
     if (opts->stop_workers)

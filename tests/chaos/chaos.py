@@ -408,7 +408,10 @@ log: {{level: info, format: text}}
         if figures["redis_restarts"] < 1 or figures["kafka_restarts"] < 1:
             problems.append("Redis or Kafka was not restarted (the job finished too soon)")
         t_v = time.monotonic()
-        problems += verify(pg, milvus, table, coll, args.rows, args.dim)
+        try:
+            problems += verify(pg, milvus, table, coll, args.rows, args.dim)
+        except Exception as e:  # noqa: BLE001 - e.g. no collection: a problem, not a crash
+            problems.append(f"verification failed: {type(e).__name__}: {e}")
         figures["verify_seconds"] = round(time.monotonic() - t_v, 1)
         figures["problems"] = problems
         print(json.dumps(figures))
