@@ -18,6 +18,7 @@
  */
 #include "vm_metrics.h"
 #include "vm_httpd.h"
+#include "vm_health.h"
 #include "vm_log.h"
 #include "vm_mem.h"
 
@@ -606,7 +607,8 @@ int vm_metrics_serve(vm_metrics *m, const char *listen, vm_httpd **out, vm_err *
     vm_httpd_opts o = {.listen = listen, .threads = 1};
     vm_httpd *s = NULL;
     int rc = vm_httpd_new(&o, &s, err);
-    if (rc == VM_OK && (rc = vm_metrics_route(s, m, err)) == VM_OK)
+    if (rc == VM_OK && (rc = vm_metrics_route(s, m, err)) == VM_OK &&
+        (rc = vm_health_route(s, err)) == VM_OK)
         rc = vm_httpd_start(s, err);
     if (rc != VM_OK) {
         vm_httpd_free(s);
@@ -619,8 +621,8 @@ int vm_metrics_serve(vm_metrics *m, const char *listen, vm_httpd **out, vm_err *
     if (vm_httpd_parse_listen(listen, host, sizeof host, &port, &e2) != VM_OK)
         host[0] = '\0';
     bool v6 = strchr(host, ':') != NULL;
-    vm_info("metrics: serving GET /metrics on %s%s%s:%d", v6 ? "[" : "", *host ? host : "*",
-            v6 ? "]" : "", vm_httpd_port(s));
+    vm_info("metrics: serving GET /metrics on %s%s%s:%d (and the probes /healthz, /readyz)",
+            v6 ? "[" : "", *host ? host : "*", v6 ? "]" : "", vm_httpd_port(s));
     *out = s;
     return VM_OK;
 }

@@ -89,7 +89,8 @@ struct vm_httpd;
 /* Register GET /metrics on an HTTP server (vm_httpd.h) that is not yet
  * started; the registry must outlive the server. */
 int vm_metrics_route(struct vm_httpd *s, vm_metrics *m, vm_err *err);
-/* A server of its own for /metrics on `listen` ("host:port", port 0: any),
+/* A server of its own for /metrics (and the probes /healthz, /readyz of
+ * vm_health.h) on `listen` ("host:port", port 0: any),
  * started; logs the address it serves. Free with vm_httpd_free. */
 int vm_metrics_serve(vm_metrics *m, const char *listen, struct vm_httpd **out, vm_err *err);
 

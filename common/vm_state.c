@@ -553,3 +553,53 @@ int vm_state_workers_list(vm_state *s, const char *job_id, int64_t drop_after_ms
                                                 "positive", job_id);
     return s->ops->workers_list(s->impl, job_id, drop_after_ms, arr, n, now_ms, err);
 }
+
+/* ---- the leader lock ------------------------------------------------------ */
+
+void vm_leader_release(vm_leader *l)
+{
+    if (!l)
+        return;
+    vm_free(l->holder);
+    memset(l, 0, sizeof *l);
+}
+
+static int vm_state_leader_call(vm_state *s, const char *job_id, vm_leader_op op,
+                                const char *owner, int64_t lease_ms, vm_leader *out, vm_err *err)
+{
+    memset(out, 0, sizeof *out);
+    VM_STATE_OP(s, leader, err);
+    int rc = vm_state_check_job(job_id, err);
+    if (rc)
+        return rc;
+    if (!owner || !*owner || strlen(owner) > 256)
+        return vm_err_setc(err, VM_ERR_INVALID,
+                           "state: job %s: leader lock: owner id: 1 to 256 characters", job_id);
+    if (op != VM_LEADER_RELEASE && lease_ms <= 0)
+        return vm_err_setc(err, VM_ERR_INVALID, "state: job %s: leader lock: lease must be positive",
+                           job_id);
+    rc = s->ops->leader(s->impl, job_id, op, owner, lease_ms, out, err);
+    if (rc)
+        vm_leader_release(out);
+    return rc;
+}
+
+int vm_state_leader_acquire(vm_state *s, const char *job_id, const char *owner,
+                            int64_t lease_ms, vm_leader *out, vm_err *err)
+{
+    return vm_state_leader_call(s, job_id, VM_LEADER_ACQUIRE, owner, lease_ms, out, err);
+}
+
+int vm_state_leader_renew(vm_state *s, const char *job_id, const char *owner, int64_t lease_ms,
+                          vm_leader *out, vm_err *err)
+{
+    return vm_state_leader_call(s, job_id, VM_LEADER_RENEW, owner, lease_ms, out, err);
+}
+
+int vm_state_leader_release(vm_state *s, const char *job_id, const char *owner, vm_err *err)
+{
+    vm_leader l;
+    int rc = vm_state_leader_call(s, job_id, VM_LEADER_RELEASE, owner, 0, &l, err);
+    vm_leader_release(&l);
+    return rc;
+}

@@ -194,6 +194,21 @@ typedef struct vm_finish_result {
     vm_task_state state; /* the task's state after the call (DONE or FAILED) */
 } vm_finish_result;
 
+/* What a leader-lock call found (vm_state_leader_*). */
+typedef struct vm_leader {
+    bool held;            /* the caller holds the lock now */
+    char *holder;         /* !held: the holder's id; NULL when nobody holds it */
+    int64_t remaining_ms; /* held: the caller's lease left; else the holder's (0: none) */
+} vm_leader;
+
+void vm_leader_release(vm_leader *l);
+
+typedef enum vm_leader_op {
+    VM_LEADER_ACQUIRE = 0, /* take it if free or expired; renew it if ours */
+    VM_LEADER_RENEW,       /* extend it iff ours and not expired */
+    VM_LEADER_RELEASE,     /* drop it iff ours */
+} vm_leader_op;
+
 /* ---- the backend interface ------------------------------------------- */
 
 typedef struct vm_state_ops {
@@ -242,6 +257,11 @@ typedef struct vm_state_ops {
                        int64_t rows, vm_err *err);
     int (*workers_list)(void *st, const char *job_id, int64_t drop_after_ms,
                         vm_worker_status **arr, size_t *n, int64_t *now_ms, vm_err *err);
+
+    /* the job's leader lock (NULL: not kept by this backend); lease_ms is
+     * ignored by RELEASE; out->held for RELEASE: it was ours and is gone */
+    int (*leader)(void *st, const char *job_id, vm_leader_op op, const char *owner,
+                  int64_t lease_ms, vm_leader *out, vm_err *err);
 } vm_state_ops;
 
 typedef struct vm_state {
@@ -376,5 +396,27 @@ int vm_state_worker_beat(vm_state *s, const char *job_id, const char *worker_id,
  * with vm_worker_status_free_array. */
 int vm_state_workers_list(vm_state *s, const char *job_id, int64_t drop_after_ms,
                           vm_worker_status **arr, size_t *n, int64_t *now_ms, vm_err *err);
+
+/* ---- the leader lock ------------------------------------------------------ */
+
+/* One coordinator per job: a lease lock kept beside the job (not removed by
+ * job_delete, which a coordinator holding it may call when it plans anew),
+ * measured on the store's clock like task leases. owner: the caller's
+ * unique instance id (1 to 256 characters); lease_ms > 0.
+ *
+ * acquire: free, expired, or already ours -> ours for lease_ms from now
+ *   (out->held); otherwise out->held is false and out->holder /
+ *   out->remaining_ms name the holder and its lease left.
+ * renew: ours and live -> extended (out->held); else out->held is false
+ *   (lost: expired, or taken by out->holder, NULL when nobody holds it)
+ *   and nothing changes.
+ * release: ours -> removed; anyone else's: untouched (not an error).
+ * All three are idempotent (safe to repeat after a retriable error).
+ * Release *out. */
+int vm_state_leader_acquire(vm_state *s, const char *job_id, const char *owner,
+                            int64_t lease_ms, vm_leader *out, vm_err *err);
+int vm_state_leader_renew(vm_state *s, const char *job_id, const char *owner, int64_t lease_ms,
+                          vm_leader *out, vm_err *err);
+int vm_state_leader_release(vm_state *s, const char *job_id, const char *owner, vm_err *err);
 
 #endif

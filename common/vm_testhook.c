@@ -54,3 +54,21 @@ long vm_test_batch_delay_ms(void)
         return 0;
     return ms > 10000 ? 10000 : ms;
 }
+
+long vm_test_leader_lease_ms(void)
+{
+    const char *v = getenv("VECMIG_TEST_LEADER_LEASE_MS");
+    if (!v || !*v)
+        return 0;
+    char *end;
+    long ms = strtol(v, &end, 10);
+    if (*end || ms < 1000 || ms > 600000)
+        return 0;
+    return ms;
+}
+
+const char *vm_test_leader_host(void)
+{
+    const char *v = getenv("VECMIG_TEST_LEADER_HOST");
+    return v && *v ? v : NULL;
+}

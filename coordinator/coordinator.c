@@ -18,8 +18,10 @@
  */
 #include "coordinator.h"
 #include "api.h"
+#include "leader.h"
 #include "plan.h"
 #include "report.h"
+#include "vm_health.h"
 #include "vm_job.h"
 #include "vm_log.h"
 #include "vm_mem.h"
@@ -49,6 +51,8 @@ typedef struct vm_coord {
     bool cancelled; /* the wait ended on a cancel request */
     json_t *errors; /* failure messages seen while waiting (report samples) */
     vm_job_metrics jm; /* all NULL without metrics */
+    vm_leader_lock *lock; /* the job's leader lock (leader.h); NULL: none */
+    bool leader;          /* the lock was taken (or the store keeps none) */
 } vm_coord;
 
 static int64_t vm_now_ms(void)
@@ -421,7 +425,11 @@ static int vm_coord_wait(vm_coord *c, vm_err *err)
     bool hooked = false;
     double rate = 0;
     vm_job_counters k = {0};
+    /* liveness: this loop turns every 100 ms; a probe fails only when it
+     * stopped turning for much longer than a lease */
+    vm_health_watch(vm_health_stall_ms(c->job->migration.lease_ms));
     for (;;) {
+        vm_health_tick();
         if (c->opts->should_stop && c->opts->should_stop(c->opts->ctx)) {
             if (!c->opts->quiet)
                 vm_coord_progress(c, &k, total, rate, true);
@@ -508,6 +516,11 @@ static int vm_coord_wait(vm_coord *c, vm_err *err)
 
 static void vm_coord_close(vm_coord *c)
 {
+    /* the last write is behind us: the job is free for another coordinator */
+    vm_health_watch(0);
+    vm_health_ready(false, "the coordinator's run is over");
+    vm_leader_lock_drop(c->lock);
+    c->lock = NULL;
     vm_job_disconnect(&c->conn);
     vm_schema_free(c->target);
     json_decref(c->record);
@@ -625,6 +638,18 @@ static int vm_coordinator_run_impl(const vm_job_conf *job, const vm_coordinator_
     c.state = c.conn.state;
     c.queue = c.conn.queue;
     code = 1;
+    /* one coordinator per job: wait here while another one holds it */
+    vm_health_ready(false, "waiting for the job's leader lock");
+    if ((rc = vm_leader_lock_take(job, c.state, opts->should_stop, opts->ctx, &c.lock, &e)) !=
+        VM_OK) {
+        if (rc == VM_ERR_CANCELLED) {
+            vm_coord_close(&c);
+            return VM_EXIT_INTERRUPTED;
+        }
+        goto fail;
+    }
+    c.leader = true;
+    vm_health_ready(true, NULL);
     vm_job_info info;
     rc = vm_state_job_get(c.state, id, &info, &e);
     /* a store that is restarting (Redis "LOADING" its AOF) answers soon */
@@ -714,6 +739,7 @@ static int vm_coordinator_run_impl(const vm_job_conf *job, const vm_coordinator_
     if (rc != VM_OK)
         goto fail;
     int wrc = vm_coord_wait(&c, &e);
+    vm_health_watch(0); /* reconciling: counts have their own timeouts */
     if (opts->stop_workers)
         opts->stop_workers(opts->ctx);
     if (wrc == VM_ERR_CANCELLED && !c.cancelled) {
@@ -736,7 +762,7 @@ fail:
     if (opts->stop_workers)
         opts->stop_workers(opts->ctx);
     fprintf(stderr, "vecmig %s: %s\n", cmd, e.msg);
-    if (c.state && code == 1) {
+    if (c.state && code == 1 && c.leader) {
         vm_err e2;
         vm_state_job_set_state(c.state, id, VM_JOB_FAILED, &e2);
     }

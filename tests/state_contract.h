@@ -18,7 +18,8 @@
  *   sc_test_concurrent_counters (10..13), sc_test_cancel_resume (its own job
  *   "<sc_job>.cancel", deleted at its end), sc_test_stats_report (its own job
  *   "<sc_job>.report", deleted at its end), sc_test_workers (its own job
- *   "<sc_job>.workers", deleted at its end), ..., sc_test_job_delete (last).
+ *   "<sc_job>.workers", deleted at its end), sc_test_leader (its own lock
+ *   "<sc_job>.leader", released at its end), ..., sc_test_job_delete (last).
  * Tasks 4..9 are left pending for backend-specific tests.
  */
 #ifndef VM_TEST_STATE_CONTRACT_H
@@ -803,6 +804,93 @@ static void sc_test_workers(void **st)
     vm_worker_status_free_array(w, n);
     json_decref(rec);
     vm_state_close(s);
+}
+
+/* The coordinators' leader lock (its own job id "<sc_job>.leader"; the job
+ * need not exist): acquire; a second owner is refused with the holder's id
+ * and its lease left; renew by the owner, refused for anyone else; the lock
+ * survives job_delete; once the lease ran out another owner acquires it
+ * and the first one's renewal is refused; release by a non-owner changes
+ * nothing, by the owner frees it at once. */
+static void sc_test_leader(void **st)
+{
+    (void)st;
+    vm_state *a = sc_open(), *b = sc_open();
+    vm_err e;
+    vm_leader l;
+    char job[128];
+    snprintf(job, sizeof job, "%s.leader", sc_job);
+    assert_int_equal(vm_state_leader_acquire(a, job, "", 1000, &l, &e), VM_ERR_INVALID);
+    assert_int_equal(vm_state_leader_acquire(a, job, "coord-a", 0, &l, &e), VM_ERR_INVALID);
+
+    assert_int_equal(vm_state_leader_acquire(a, job, "coord-a", 60000, &l, &e), 0);
+    assert_true(l.held);
+    assert_null(l.holder);
+    assert_int_equal(l.remaining_ms, 60000);
+    vm_leader_release(&l);
+    /* acquiring again as the owner renews */
+    assert_int_equal(vm_state_leader_acquire(a, job, "coord-a", 60000, &l, &e), 0);
+    assert_true(l.held);
+    vm_leader_release(&l);
+
+    assert_int_equal(vm_state_leader_acquire(b, job, "coord-b", 60000, &l, &e), 0);
+    assert_false(l.held);
+    assert_non_null(l.holder);
+    assert_string_equal(l.holder, "coord-a");
+    assert_true(l.remaining_ms > 50000 && l.remaining_ms <= 60000);
+    vm_leader_release(&l);
+    assert_int_equal(vm_state_leader_renew(b, job, "coord-b", 60000, &l, &e), 0);
+    assert_false(l.held);
+    assert_string_equal(l.holder, "coord-a");
+    vm_leader_release(&l);
+    assert_int_equal(vm_state_leader_renew(a, job, "coord-a", 60000, &l, &e), 0);
+    assert_true(l.held);
+    vm_leader_release(&l);
+    /* a purge of the job does not drop its lock */
+    assert_int_equal(vm_state_job_delete(a, job, &e), 0);
+    assert_int_equal(vm_state_leader_acquire(b, job, "coord-b", 60000, &l, &e), 0);
+    assert_false(l.held);
+    vm_leader_release(&l);
+    /* release by someone else: nothing changes */
+    assert_int_equal(vm_state_leader_release(b, job, "coord-b", &e), 0);
+    assert_int_equal(vm_state_leader_renew(a, job, "coord-a", 300, &l, &e), 0);
+    assert_true(l.held);
+    vm_leader_release(&l);
+
+    /* the lease (300 ms) runs out: b takes it, a's renewal is refused */
+    int64_t t0 = sc_now_ms();
+    bool got = false;
+    while (!got && sc_now_ms() - t0 < 10000) {
+        assert_int_equal(vm_state_leader_acquire(b, job, "coord-b", 60000, &l, &e), 0);
+        got = l.held;
+        vm_leader_release(&l);
+        if (!got)
+            sc_pause_ms(20);
+    }
+    assert_true(got);
+    assert_true(sc_now_ms() - t0 >= 250);
+    assert_int_equal(vm_state_leader_renew(a, job, "coord-a", 60000, &l, &e), 0);
+    assert_false(l.held);
+    assert_string_equal(l.holder, "coord-b");
+    vm_leader_release(&l);
+    assert_int_equal(vm_state_leader_acquire(a, job, "coord-a", 60000, &l, &e), 0);
+    assert_false(l.held);
+    vm_leader_release(&l);
+
+    /* released by its owner: free at once, for anyone; releasing again is
+     * a no-op; renewing a lock nobody holds is refused without a holder */
+    assert_int_equal(vm_state_leader_release(b, job, "coord-b", &e), 0);
+    assert_int_equal(vm_state_leader_release(b, job, "coord-b", &e), 0);
+    assert_int_equal(vm_state_leader_renew(b, job, "coord-b", 60000, &l, &e), 0);
+    assert_false(l.held);
+    assert_null(l.holder);
+    vm_leader_release(&l);
+    assert_int_equal(vm_state_leader_acquire(a, job, "coord-a", 60000, &l, &e), 0);
+    assert_true(l.held);
+    vm_leader_release(&l);
+    assert_int_equal(vm_state_leader_release(a, job, "coord-a", &e), 0);
+    vm_state_close(a);
+    vm_state_close(b);
 }
 
 /* Purge: the job goes, the index forgets it; deleting again is success. */

@@ -16,6 +16,7 @@
  */
 #include "worker.h"
 #include "runner.h"
+#include "vm_health.h"
 #include "vm_job.h"
 #include "vm_log.h"
 #include "vm_mem.h"
@@ -30,13 +31,20 @@
 
 static volatile sig_atomic_t vm_worker_stop;
 
+/* Not ready any more (/readyz): Kubernetes stops sending traffic and the
+ * process finishes its batch in flight. vm_health_ready is signal-safe. */
 static void vm_worker_on_signal(int sig)
 {
     (void)sig;
     vm_worker_stop = 1;
+    vm_health_ready(false, "stopping: finishing the batch in flight");
 }
 
-void vm_worker_request_stop(void) { vm_worker_stop = 1; }
+void vm_worker_request_stop(void)
+{
+    vm_worker_stop = 1;
+    vm_health_ready(false, "stopping: finishing the batch in flight");
+}
 
 bool vm_worker_stopping(void) { return vm_worker_stop != 0; }
 
@@ -73,6 +81,7 @@ typedef struct vm_wk {
     int64_t last_reg; /* the last worker-registry beat (vm_state_worker_beat) */
     int64_t rows;     /* rows written by the task in hand, for that registry */
     bool cancelled; /* the job's cancel request stopped it */
+    bool health;    /* a worker process: it drives /healthz and /readyz */
     long batch_delay_ms; /* test hook (vm_testhook.h) */
     vm_worker_metrics wm; /* all NULL without metrics */
 } vm_wk;
@@ -107,6 +116,8 @@ static int vm_wk_checkpoint(void *ctx, const char *cursor, int64_t d_read, int64
 static int vm_wk_tick(void *ctx, vm_err *err)
 {
     vm_wk *w = ctx;
+    if (w->health)
+        vm_health_tick();
     if (vm_worker_stop)
         return vm_err_setc(err, VM_ERR_CANCELLED, "worker stopping");
     /* a batch boundary: stop here when the job is cancelled (a failed read
@@ -184,6 +195,8 @@ static int vm_wk_handle_task(vm_wk *w, const vm_task *task, bool *ack, vm_err *e
         /* another worker holds it: wait for it to finish or its lease to end */
         vm_debug("task %u is held by %s; waiting", task->id, cl.owner ? cl.owner : "?");
         for (int i = 0; i < 4 && !vm_worker_stop; i++) {
+            if (w->health)
+                vm_health_tick();
             vm_queue_keepalive(w->queue, err);
             vm_sleep_ms(250);
         }
@@ -275,6 +288,8 @@ static int vm_wk_load_schema(vm_wk *w, long idle_ms, atomic_int *quit, vm_err *e
 {
     int64_t start = vm_mono_ms();
     while (!vm_worker_stop && !(quit && atomic_load(quit))) {
+        if (w->health)
+            vm_health_tick();
         vm_job_info info;
         int rc = vm_state_job_get(w->state, w->job->job.id, &info, err);
         if (rc == VM_OK) {
@@ -319,6 +334,7 @@ int vm_worker_loop(const vm_job_conf *job, const vm_worker_opts *opts, vm_err *e
     vm_wk w = {.job = job, .id = opts->worker_id ? opts->worker_id : idbuf,
                .quiet_tasks = opts->quiet_tasks, .batch_delay_ms = vm_test_batch_delay_ms()};
     bool distributed = opts->quit == NULL;
+    w.health = distributed;
     /* every line of this thread names the job and the worker; a worker
      * process also lends them to threads it does not own (librdkafka's) */
     vm_log_ctx_set(job->job.id, w.id);
@@ -334,12 +350,27 @@ int vm_worker_loop(const vm_job_conf *job, const vm_worker_opts *opts, vm_err *e
     w.queue = w.conn.queue;
     w.src = w.conn.src;
     w.sink = w.conn.sink;
+    if (w.health) {
+        /* liveness: the loops below tick at least every few seconds (a
+         * batch, a consume poll); a write retried with backoff ticks while
+         * it waits. The limit is far above a lease: a restart loses work */
+        vm_health_watch(vm_health_stall_ms(job->migration.lease_ms));
+        if (!vm_worker_stop)
+            vm_health_ready(false, "starting: waiting for the job's schema");
+    }
     if ((rc = vm_wk_load_schema(&w, opts->exit_when_idle_ms, opts->quit, err)) != VM_OK)
         goto cleanup;
+    if (w.health && !vm_worker_stop) {
+        vm_health_ready(true, NULL);
+        if (vm_worker_stop) /* a signal in between */
+            vm_health_ready(false, "stopping: finishing the batch in flight");
+    }
     vm_log(w.quiet_tasks ? VM_LOG_DEBUG : VM_LOG_INFO, "worker %s: serving job %s (collection %s)",
            w.id, job->job.id, w.target->collection);
     int64_t idle_since = vm_mono_ms();
     while (!vm_worker_stop) {
+        if (w.health)
+            vm_health_tick();
         vm_queue_msg m = {0};
         rc = vm_queue_consume(w.queue, 200, &m, err);
         if (rc < 0) {
@@ -389,6 +420,10 @@ int vm_worker_loop(const vm_job_conf *job, const vm_worker_opts *opts, vm_err *e
     }
     rc = VM_OK;
 cleanup:
+    if (w.health) {
+        vm_health_ready(false, "stopped");
+        vm_health_watch(0);
+    }
     vm_job_disconnect(&w.conn);
     vm_schema_free(w.target);
     vm_schema_free(w.source);

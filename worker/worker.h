@@ -21,7 +21,9 @@ typedef struct vm_worker_opts {
 /* A worker process: installs SIGINT/SIGTERM handlers, consumes the job's
  * tasks until stopped (the batch in flight is finished and checkpointed
  * first) or, with exit_when_idle_ms, until the job is over. Returns the
- * process exit code. */
+ * process exit code. It drives the process's probes (vm_health.h): ready
+ * once the job's schema is loaded, not ready from the stop signal on, its
+ * loops watched for liveness. */
 int vm_worker_run(const vm_job_conf *job, const vm_worker_opts *opts);
 
 /* The same loop for a thread inside another command (vecmig migrate): no

@@ -498,6 +498,7 @@ int main(void)
         cmocka_unit_test(sc_test_cancel_resume),
         cmocka_unit_test(sc_test_stats_report),
         cmocka_unit_test(sc_test_workers),
+        cmocka_unit_test(sc_test_leader),
         cmocka_unit_test(test_op_replay),
         cmocka_unit_test(test_busy),
         cmocka_unit_test(test_durability),

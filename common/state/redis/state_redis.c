@@ -54,6 +54,7 @@ enum {
     VM_SR_S_REPORT_PUT,
     VM_SR_S_WORKER_BEAT,
     VM_SR_S_WORKERS,
+    VM_SR_S_LEADER,
     VM_SR_S__COUNT
 };
 
@@ -239,6 +240,7 @@ static int vm_sr_open(void *st, const vm_job_state_conf *conf, vm_err *err)
         [VM_SR_S_REPORT_PUT] = vm_sr_lua_report_put,
         [VM_SR_S_WORKER_BEAT] = vm_sr_lua_worker_beat,
         [VM_SR_S_WORKERS] = vm_sr_lua_workers,
+        [VM_SR_S_LEADER] = vm_sr_lua_leader,
     };
     const char *prefix = conf->key_prefix ? conf->key_prefix : "vecmig:";
     if (!conf->url || !*conf->url)
@@ -903,6 +905,43 @@ cleanup:
     return rc;
 }
 
+/* ---- the leader lock: string "<job key>:leader" ------------------------- */
+
+static int vm_sr_leader(void *st, const char *job, vm_leader_op op, const char *owner,
+                        int64_t lease_ms, vm_leader *out, vm_err *err)
+{
+    vm_sr *s = st;
+    char k_job[VM_SR_KEY_MAX], key[VM_SR_KEY_MAX + 16], ms[24];
+    redisReply *rep = NULL;
+    int rc = vm_sr_mkkey(s, k_job, VM_SR_KEY_JOB, job, 0, err);
+    if (rc)
+        return rc;
+    snprintf(key, sizeof key, "%s:leader", k_job);
+    snprintf(ms, sizeof ms, "%" PRId64, lease_ms > 0 ? lease_ms : 1);
+    static const char *const ops[] = {"acquire", "renew", "release"};
+    const char *keys[] = {key};
+    const char *args[] = {ops[op], owner, ms};
+    if ((rc = vm_sr_eval(s, VM_SR_S_LEADER, 1, keys, 3, args, &rep, err)) != 0)
+        return rc;
+    if (vm_sr_is(rep, 0, "HELD")) {
+        out->held = true;
+        out->remaining_ms = vm_sr_el_i64(rep, 1);
+    } else if (vm_sr_is(rep, 0, "RELEASED")) {
+        out->held = true;
+    } else if (vm_sr_is(rep, 0, "BUSY")) {
+        if (vm_sr_el_dup(rep, 1, &out->holder) != 0)
+            rc = vm_err_setc(err, VM_ERR_NOMEM, "state: out of memory");
+        out->remaining_ms = vm_sr_el_i64(rep, 2);
+        if (out->remaining_ms < 0)
+            out->remaining_ms = 0;
+    } else if (!vm_sr_is(rep, 0, "NONE")) {
+        rc = vm_err_setc(err, VM_ERR_PROTOCOL, "state: job %s: unexpected reply to the leader "
+                                               "lock", job);
+    }
+    freeReplyObject(rep);
+    return rc;
+}
+
 /* Decode one task from elements [at, at + VM_SR_NFIELDS) of rep. */
 static int vm_sr_decode_at(const redisReply *rep, size_t at, const char *job, uint32_t task,
                            vm_task_status *out, vm_err *err)
@@ -1158,4 +1197,5 @@ const vm_state_ops vm_state_redis_ops = {
     .job_report_get = vm_sr_job_report_get,
     .worker_beat = vm_sr_worker_beat,
     .workers_list = vm_sr_workers_list,
+    .leader = vm_sr_leader,
 };

@@ -10,6 +10,8 @@
  *   P {J}:tasks             ZSET  task ids, score = id (sorted listing)
  *   P {J}:leases            ZSET  running task ids, score = lease_until_ms
  *   P {J}:task:<id>         HASH  one task: JSON, state, owner, token, ...
+ *   P {J}:job:workers       HASH  the worker registry (worker -> task beat rows)
+ *   P {J}:job:leader        STRING the coordinator's leader lock: holder id, TTL = lease
  * Every key of one job carries the hash tag {J}, so all of them live in one
  * Redis Cluster slot and every script touches a single slot. The jobs index
  * is the only key outside it and is never written inside a script.

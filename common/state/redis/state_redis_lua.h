@@ -273,4 +273,24 @@ static const char vm_sr_lua_list[] =
     "end\n"
     "return out\n";
 
+/* KEYS: the job's leader key (a string: the holder's id, with a TTL: the
+ * lease, on the server's clock). ARGV: 'acquire' | 'renew' | 'release',
+ * owner, lease_ms. -> {'HELD', lease_ms} | {'BUSY', holder, pttl} |
+ * {'NONE'} (renew: nobody holds it; release: not ours) | {'RELEASED'}.
+ * Idempotent. */
+static const char vm_sr_lua_leader[] =
+    "local cur = redis.call('GET', KEYS[1])\n"
+    "if ARGV[1] == 'release' then\n"
+    "  if cur == ARGV[2] then redis.call('DEL', KEYS[1]) return {'RELEASED'} end\n"
+    "  return {'NONE'}\n"
+    "end\n"
+    "if cur == ARGV[2] then\n"
+    "  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])\n"
+    "  return {'HELD', ARGV[3]}\n"
+    "end\n"
+    "if cur then return {'BUSY', cur, tostring(redis.call('PTTL', KEYS[1]))} end\n"
+    "if ARGV[1] == 'renew' then return {'NONE'} end\n"
+    "redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])\n"
+    "return {'HELD', ARGV[3]}\n";
+
 #endif

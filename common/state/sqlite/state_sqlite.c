@@ -127,6 +127,15 @@ static const char vm_ss_schema_v4[] =
     "  PRIMARY KEY (job, worker)\n"
     ") WITHOUT ROWID;\n";
 
+/* Version 4 -> 5: the coordinators' leader lock (vm_state_leader_*), one
+ * row per job; job_delete leaves it (its holder may be re-planning). */
+static const char vm_ss_schema_v5[] =
+    "CREATE TABLE IF NOT EXISTS leaders (\n"
+    "  job TEXT PRIMARY KEY NOT NULL,\n"
+    "  owner TEXT NOT NULL,\n"
+    "  until_ms INTEGER NOT NULL\n"
+    ") WITHOUT ROWID;\n";
+
 enum {
     Q_BEGIN,
     Q_COMMIT,
@@ -163,6 +172,9 @@ enum {
     Q_WORKERS_DROP,
     Q_WORKERS_LIST,
     Q_JOB_DEL_WORKERS,
+    Q_LEADER_GET,
+    Q_LEADER_PUT,
+    Q_LEADER_DEL,
     Q__COUNT
 };
 
@@ -242,6 +254,11 @@ static const char *const vm_ss_sql[Q__COUNT] = {
     [Q_WORKERS_LIST] = "SELECT worker, task, rows, beat_ms FROM workers WHERE job = ?1 "
                        "ORDER BY worker",
     [Q_JOB_DEL_WORKERS] = "DELETE FROM workers WHERE job = ?1",
+    [Q_LEADER_GET] = "SELECT owner, until_ms FROM leaders WHERE job = ?1",
+    [Q_LEADER_PUT] = "INSERT INTO leaders (job, owner, until_ms) VALUES (?1, ?2, ?3) "
+                     "ON CONFLICT (job) DO UPDATE SET owner = excluded.owner, "
+                     "until_ms = excluded.until_ms",
+    [Q_LEADER_DEL] = "DELETE FROM leaders WHERE job = ?1 AND owner = ?2",
 };
 
 typedef struct vm_ss {
@@ -712,6 +729,11 @@ static int vm_ss_schema(vm_ss *s, vm_err *err)
         if ((rc = vm_ss_exec_sql(s, vm_ss_schema_v4, "migrate schema to version 4", err)) != 0)
             goto cleanup;
         version = 4;
+    }
+    if (version == 4) {
+        if ((rc = vm_ss_exec_sql(s, vm_ss_schema_v5, "migrate schema to version 5", err)) != 0)
+            goto cleanup;
+        version = 5;
     }
     snprintf(sql, sizeof sql, "PRAGMA application_id = %d; PRAGMA user_version = %d",
              VM_SS_APPLICATION_ID, VM_SS_SCHEMA_VERSION);
@@ -1423,6 +1445,52 @@ static int vm_ss_workers_list(void *st, const char *job, int64_t drop_after_ms,
     return 0;
 }
 
+/* ---- the leader lock ------------------------------------------------------ */
+
+static int vm_ss_leader(void *st, const char *job, vm_leader_op op, const char *owner,
+                        int64_t lease_ms, vm_leader *out, vm_err *err)
+{
+    vm_ss *s = st;
+    int64_t now = vm_ss_now_ms(), until = 0;
+    char *cur = NULL;
+    sqlite3_stmt *q;
+    int rc = vm_ss_begin(s, err);
+    if (rc)
+        return rc;
+    if ((rc = vm_ss_prep(s, Q_LEADER_GET, &q, err, "s", job)) != 0)
+        return vm_ss_end(s, rc, err);
+    int src = sqlite3_step(q);
+    if (src == SQLITE_ROW) {
+        until = sqlite3_column_int64(q, 1);
+        if (vm_ss_col_dup(q, 0, &cur) != 0)
+            rc = vm_ss_nomem(err);
+    } else if (src != SQLITE_DONE) {
+        rc = vm_ss_fail(s, src, "read the leader lock", err);
+    }
+    vm_ss_done(q);
+    if (rc)
+        goto cleanup;
+    bool live = cur && until > now, mine = live && strcmp(cur, owner) == 0;
+    if (op == VM_LEADER_RELEASE) {
+        if (cur && strcmp(cur, owner) == 0) {
+            rc = vm_ss_do(s, Q_LEADER_DEL, "release the leader lock", err, "ss", job, owner);
+            out->held = mine;
+        }
+    } else if (mine || (!live && op == VM_LEADER_ACQUIRE)) {
+        rc = vm_ss_do(s, Q_LEADER_PUT, "take the leader lock", err, "ssi", job, owner,
+                      now + lease_ms);
+        out->held = true;
+        out->remaining_ms = lease_ms;
+    } else if (live) {
+        out->holder = cur;
+        cur = NULL;
+        out->remaining_ms = until - now;
+    }
+cleanup:
+    vm_free(cur);
+    return vm_ss_end(s, rc, err);
+}
+
 static int vm_ss_task_get(void *st, const char *job, uint32_t task, vm_task_status *out,
                           vm_err *err)
 {
@@ -1597,4 +1665,5 @@ const vm_state_ops vm_state_sqlite_ops = {
     .job_report_get = vm_ss_job_report_get,
     .worker_beat = vm_ss_worker_beat,
     .workers_list = vm_ss_workers_list,
+    .leader = vm_ss_leader,
 };

@@ -19,8 +19,8 @@
  * with a newer version is refused (VM_ERR_UNSUPPORTED); older versions are
  * migrated on open, in one transaction (1 -> 2 adds jobs.cancel_ms; 2 -> 3
  * adds the tasks' first_claim_ms, finished_ms and stats columns and
- * jobs.report). */
-#define VM_SS_SCHEMA_VERSION 4
+ * jobs.report; 3 -> 4 the workers table; 4 -> 5 the leaders table). */
+#define VM_SS_SCHEMA_VERSION 5
 /* PRAGMA application_id marking a vecmig state file ("VMST"). */
 #define VM_SS_APPLICATION_ID 0x564d5354
 
