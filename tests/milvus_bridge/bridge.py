@@ -12,7 +12,8 @@ tests` and every log line starts with `[rest-v2-bridge over milvus-lite]`.
 Usage:
     bridge.py --host 127.0.0.1 --port P --milvus-uri http://127.0.0.1:M \
               --state-dir DIR [--token TOKEN] [--max-body-bytes N]
-              [--array-format milvus-2.6|plain]
+              [--array-format milvus-2.6|plain] [--fail-rate R]
+              [--write-latency-ms N]
 
 Contract reproduced (read from milvus-io/milvus internal/distributed/proxy/
 httpserver/{handler_v2.go,request_v2.go,utils.go}, pkg/util/merr and the
@@ -31,6 +32,14 @@ v2.6.x REST reference; behaviour of Milvus 2.6.x):
     requests is answered, before it takes any effect, with an injected fault
     in turn HTTP 429 + Retry-After: 1, HTTP 503, or HTTP 200 with Milvus's
     rate-limit code 8; `POST /_bridge/faults` -> how many of each.
+  * `--write-latency-ms N` (scale-out tests; default 0): every
+    entities/insert|upsert request waits N ms before it is carried out, in
+    its own request thread and outside the bridge's write lock, so that
+    concurrent writers wait in parallel as they would on a remote Milvus
+    (a network round trip), while milvus-lite itself still applies the
+    writes one at a time.  `POST /_bridge/latency` -> `{"waits": N,
+    "max_parallel": M}`: how many requests waited, and the most that waited
+    at the same time (M > 1 shows the writers really overlapped).
   * `--token T`: requests need `Authorization: Bearer T`; otherwise HTTP 401
     with `{"code":1800,"message":"user hasn't authenticated"}` (2.6's
     checkAuthorizationV2 answers 401; older releases answered 200).
@@ -875,6 +884,8 @@ class Bridge:
         self.fault_rng = random.Random(args.fail_seed)
         self.fault_stats = {"requests": 0, "injected": 0, "http429": 0, "http503": 0,
                             "code8": 0}
+        self.latency_stats = {"waits": 0, "max_parallel": 0}
+        self._latency_now = 0
         self._clients = {}
         self._clients_lock = threading.Lock()
         # milvus-lite wants writes to one collection serialised, and the
@@ -1618,6 +1629,19 @@ class Bridge:
             raise missing_required("CollectionDataReq", "Data")
         part = self.req_str(body, "partitionName", "CollectionDataReq",
                             required=False)
+        if self.args.write_latency_ms > 0:
+            # a remote round trip: each request thread waits on its own,
+            # never under write_lock (that would serialise the writers)
+            with self.fault_lock:
+                self.latency_stats["waits"] += 1
+                self._latency_now += 1
+                self.latency_stats["max_parallel"] = max(
+                    self.latency_stats["max_parallel"], self._latency_now)
+            try:
+                time.sleep(self.args.write_latency_ms / 1000.0)
+            finally:
+                with self.fault_lock:
+                    self._latency_now -= 1
         c = self.client(db)
         with self.write_lock:
             model = self.model(db, name)
@@ -1855,6 +1879,10 @@ class Bridge:
         with self.fault_lock:
             return {"code": 0, "data": dict(self.fault_stats)}
 
+    def h_bridge_latency(self, body, hdr):
+        with self.fault_lock:
+            return {"code": 0, "data": dict(self.latency_stats)}
+
     # ---- bridge-only endpoints (test introspection)
 
     def h_bridge_duplicates(self, body, hdr):
@@ -2072,6 +2100,10 @@ def main(argv=None):
                     help="answer this share of /v2 requests with an injected "
                     "fault (429 / 503 / code 8) before they take effect")
     ap.add_argument("--fail-seed", type=int, default=1)
+    ap.add_argument("--write-latency-ms", type=float, default=0.0,
+                    help="wait this long before carrying out each "
+                    "entities/insert|upsert request (outside the write lock: "
+                    "concurrent writers wait in parallel)")
     args = ap.parse_args(argv)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         ap.error("the test bridge listens on loopback only")
