@@ -47,7 +47,7 @@ def main():
     ap.add_argument("--settle-seconds", type=float, default=5.0,
                     help="a phase's rate is measured from this long after its scaling action")
     ap.add_argument("--partitions", type=int, default=0,
-                    help="create the job's task topic with this many partitions first "
+                    help="queue.partitions of the job: the task topic's partitions "
                     "(0: the coordinator's min(tasks, 32))")
     ap.add_argument("--kafka-property", action="append", default=[], metavar="KEY=VALUE",
                     help="a librdkafka property for the job's queue.properties (repeatable)")

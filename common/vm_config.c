@@ -1066,6 +1066,10 @@ const vm_conf_entry vm_job_queue_table[] = {
     {"dead_letter_topic", VM_CT_STRING, "vecmig.dead", VM_Q(dead_letter_topic),
      "Topic for tasks that failed max_attempts times.", NULL, 0, 1, 249},
     {"group", VM_CT_STRING, "vecmig-workers", VM_Q(group), "Worker consumer group.", NULL, 0, 1, 255},
+    {"partitions", VM_CT_INT, "0", VM_Q(partitions),
+     "Partitions of the job's task topic when vecmig creates it (an existing topic is used as it "
+     "is); 0 = min(tasks, 32). A partition feeds one worker: set it to the most workers you will "
+     "run.", NULL, 0, 0, 10000},
     {"properties", VM_CT_JSON, NULL, VM_Q(properties),
      "librdkafka properties passed through (values may be {env: ...} / {file: ...}).", NULL, 0, 0, 0},
     {"insecure_tls", VM_CT_BOOL, "false", VM_Q(insecure_tls),

@@ -161,6 +161,7 @@ typedef struct vm_job_queue_conf {
     char *group;
     json_t *properties;       /* object: librdkafka name -> string, secrets resolved */
     bool insecure_tls;        /* skip the brokers' TLS certificate checks (warns) */
+    int64_t partitions;       /* partitions of a task topic vecmig creates; 0: min(tasks, 32) */
 } vm_job_queue_conf;
 
 typedef struct vm_job_state_conf {

@@ -149,7 +149,11 @@ static int vm_coord_plan(vm_coord *c, vm_err *err)
     vm_info("job %s: planned %zu tasks, %" PRId64 " source rows, target collection %s", id,
             p.ntasks, p.source_rows, p.target->collection);
     /* the topic first: workers subscribe as soon as the job record exists */
-    int parts = p.ntasks < 32 ? (int)(p.ntasks ? p.ntasks : 1) : 32;
+    /* a partition feeds one consumer: queue.partitions, else one per task
+     * up to 32 */
+    int parts = c->job->queue.partitions > 0 ? (int)c->job->queue.partitions
+                : p.ntasks < 32                ? (int)(p.ntasks ? p.ntasks : 1)
+                                               : 32;
     if ((rc = vm_queue_prepare(c->queue, parts, err)) != VM_OK ||
         (rc = vm_state_job_put(c->state, id, c->record, err)) != VM_OK ||
         (rc = vm_state_tasks_put(c->state, id, p.tasks, p.ntasks, err)) != VM_OK)

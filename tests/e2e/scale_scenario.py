@@ -37,7 +37,6 @@ import re
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -76,45 +75,6 @@ def http(method, url, body=None, timeout=30):
     with urllib.request.urlopen(req, timeout=timeout) as r:
         raw = r.read()
         return json.loads(raw) if raw.strip() else None
-
-
-def kafka_create_topic(brokers, topic, partitions, timeout=30.0):
-    """Create a topic with a CreateTopics v0 request (standard library only,
-    as scripts/kafka/kafka_ping.py speaks Metadata): what an operator does
-    for a job that wants another partition count than vecmig's min(tasks,
-    32) - vecmig uses an existing topic as it is. An existing topic is an
-    error here (a fresh job id makes a fresh name)."""
-    host, _, port = brokers.split(",")[0].rpartition(":")
-    cid = 0x7673
-    client = b"vecmig-scale-test"
-    name = topic.encode()
-    header = struct.pack(">hhih", 19, 0, cid, len(client)) + client
-    body = (struct.pack(">i", 1) + struct.pack(">h", len(name)) + name +
-            struct.pack(">ihii", partitions, -1, 0, 0) + struct.pack(">i", int(timeout * 1000)))
-    req = header + body
-    with socket.create_connection((host, int(port)), timeout=timeout + 5) as sock:
-        sock.settimeout(timeout + 5)
-        sock.sendall(struct.pack(">i", len(req)) + req)
-        size = struct.unpack(">i", _recv_exact(sock, 4))[0]
-        data = _recv_exact(sock, size)
-    got_cid, n = struct.unpack_from(">ii", data, 0)
-    if got_cid != cid or n != 1:
-        raise RuntimeError(f"kafka: create topic {topic}: unexpected answer")
-    ln = struct.unpack_from(">h", data, 8)[0]
-    code = struct.unpack_from(">h", data, 10 + ln)[0]
-    if code != 0:
-        raise RuntimeError(f"kafka: create topic {topic}: error code {code}")
-
-
-def _recv_exact(sock, size):
-    parts, left = [], size
-    while left > 0:
-        chunk = sock.recv(min(left, 65536))
-        if not chunk:
-            raise ConnectionError("broker closed the connection")
-        parts.append(chunk)
-        left -= len(chunk)
-    return b"".join(parts)
 
 
 def vm_hwm_kb(pid):
@@ -222,7 +182,7 @@ class Scenario:
         self.binary = binary or env["VECMIG_BIN"]
         self.kafka_props = {"session.timeout.ms": "6000", "heartbeat.interval.ms": "1000"}
         self.kafka_props.update(kafka_props or {})
-        self.partitions = partitions  # None: the coordinator's min(tasks, 32)
+        self.partitions = partitions  # queue.partitions; None: the coordinator's min(tasks, 32)
         tag = f"scale_{uuid.uuid4().hex[:8]}"
         self.job_id = self.table = self.coll = tag
         self.bridge = self.toxi = self.coord = None
@@ -277,6 +237,7 @@ target: {{type: milvus, uri: "http://127.0.0.1:{self.bport}", timeout: 60s}}
 queue:
   type: kafka
   brokers: "{self.env['VECMIG_TEST_KAFKA']}"
+  partitions: {self.partitions or 0}
   properties: {{{props}}}
 state: {{type: redis, url: "{self.env['VECMIG_TEST_REDIS']}"}}
 migration: {{task_rows: {self.task_rows}, batch_rows: {self.batch_rows}, lease: 5s,
@@ -355,10 +316,6 @@ log: {{level: info, format: text}}
         make_source(self.pg, self.table, self.rows, self.dim)
         self.start_servers()
         self.write_job()
-        if self.partitions:
-            # the job's task topic (queue.topic default + job id), made first
-            kafka_create_topic(self.env["VECMIG_TEST_KAFKA"], f"vecmig.tasks.{self.job_id}",
-                               self.partitions)
         self.say(f"source {self.table}: {self.rows} rows x {self.dim}-d "
                  f"({time.monotonic() - t_setup:.1f} s); tmp {self.tmp}")
         self.report = os.path.join(self.tmp, "report.json")

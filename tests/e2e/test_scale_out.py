@@ -5,10 +5,9 @@ flight) - against the stack's real Kafka and Redis, with a Toxiproxy
 `latency` toxic of 50 ms on every PostgreSQL reply (one per keyset page) and
 20 ms on every insert/upsert in a private Milvus REST bridge, so that the
 rates reflect waiting round trips, not this machine's two cores (16-d
-vectors, 50-row batches, 25 tasks of 2,000 rows). The job's task topic is
-created first with 4 partitions (= the most workers, as an operator would
-for a Deployment: vecmig uses an existing topic as it is), so that each
-partition holds several tasks: with one task per partition (vecmig's
+vectors, 50-row batches, 25 tasks of 2,000 rows). The job's task topic gets
+4 partitions (`queue.partitions: 4` = the most workers, as an operator sets
+it for a Deployment), so that each partition holds several tasks: with one task per partition (vecmig's
 min(tasks, 32)) a worker whose partitions ran dry idles while another
 still has tasks queued, and the rates would measure that imbalance.
 
