@@ -115,6 +115,16 @@ int vm_queue_dead_letter(vm_queue *q, const char *key, const void *payload, size
     return q->ops->publish(q->impl, true, key, payload, len, err);
 }
 
+int vm_queue_publish_nowait(vm_queue *q, const char *key, const void *payload, size_t len,
+                            vm_err *err)
+{
+    if (!payload && len)
+        return vm_err_setc(err, VM_ERR_INVALID, "queue: publish without a payload");
+    if (!q->ops->publish_nowait)
+        return q->ops->publish(q->impl, false, key, payload, len, err);
+    return q->ops->publish_nowait(q->impl, key, payload, len, err);
+}
+
 int vm_queue_flush(vm_queue *q, int timeout_ms, vm_err *err)
 {
     return q->ops->flush(q->impl, timeout_ms, err);

@@ -74,6 +74,10 @@ typedef struct vm_queue_ops {
     int (*publish)(void *st, bool dead_letter, const char *key, const void *payload, size_t len,
                    vm_err *err);
     int (*flush)(void *st, int timeout_ms, vm_err *err);
+    /* optional: enqueue a task message without waiting for its
+     * acknowledgement (flush waits for them all); NULL: publish is used */
+    int (*publish_nowait)(void *st, const char *key, const void *payload, size_t len,
+                          vm_err *err);
     int (*consume)(void *st, int timeout_ms, vm_queue_msg *out, vm_err *err);
     int (*ack)(void *st, const vm_queue_msg *m, vm_err *err);
     int (*hold)(void *st, vm_err *err);
@@ -112,8 +116,15 @@ int vm_queue_publish(vm_queue *q, const char *key, const void *payload, size_t l
 /* Same on the dead-letter topic (tasks that failed max_attempts times). */
 int vm_queue_dead_letter(vm_queue *q, const char *key, const void *payload, size_t len,
                          vm_err *err);
-/* Wait until everything published is acknowledged (publish already waits;
- * this is for backends or future calls that batch). */
+/* Enqueue one task message without waiting for the broker: many messages
+ * travel in one request instead of one round trip each. Nothing is durable
+ * until vm_queue_flush returns 0; a flush error means some of them may be
+ * lost, so publish them all again (duplicates are harmless). A backend
+ * without it publishes synchronously. */
+int vm_queue_publish_nowait(vm_queue *q, const char *key, const void *payload, size_t len,
+                            vm_err *err);
+/* Wait until everything published is acknowledged: 0, or an error when a
+ * message was not delivered (or timeout_ms passed, retriable). */
 int vm_queue_flush(vm_queue *q, int timeout_ms, vm_err *err);
 
 /* 1 with a message in *out (release it), 0 when timeout_ms passed without

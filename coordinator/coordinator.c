@@ -62,6 +62,8 @@ static int64_t vm_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Enqueue a task's message; vm_coord_publish flushes them all at once (one
+ * round trip per request of many messages, not one per task). */
 static int vm_publish_task(vm_coord *c, const vm_task *t, vm_err *err)
 {
     char key[300];
@@ -69,9 +71,22 @@ static int vm_publish_task(vm_coord *c, const vm_task *t, vm_err *err)
     char *payload = vm_task_encode(t);
     if (!payload)
         return vm_err_setc(err, VM_ERR_NOMEM, "out of memory");
-    int rc = vm_queue_publish(c->queue, key, payload, strlen(payload), err);
+    int rc = vm_queue_publish_nowait(c->queue, key, payload, strlen(payload), err);
     free(payload);
     return rc;
+}
+
+/* How long the tasks' delivery may take in all before the publication is
+ * retried (it is idempotent: consumers resolve duplicates by the claim). */
+#define VM_COORD_FLUSH_MS 120000
+
+/* Partitions of the task topic: queue.partitions, else one per task up to
+ * 32 (a partition feeds one consumer). */
+static int vm_coord_partitions(const vm_coord *c, int64_t ntasks)
+{
+    if (c->job->queue.partitions > 0)
+        return (int)c->job->queue.partitions;
+    return ntasks < 32 ? (int)(ntasks ? ntasks : 1) : 32;
 }
 
 static bool vm_record_target_ready(const json_t *record)
@@ -149,11 +164,7 @@ static int vm_coord_plan(vm_coord *c, vm_err *err)
     vm_info("job %s: planned %zu tasks, %" PRId64 " source rows, target collection %s", id,
             p.ntasks, p.source_rows, p.target->collection);
     /* the topic first: workers subscribe as soon as the job record exists */
-    /* a partition feeds one consumer: queue.partitions, else one per task
-     * up to 32 */
-    int parts = c->job->queue.partitions > 0 ? (int)c->job->queue.partitions
-                : p.ntasks < 32                ? (int)(p.ntasks ? p.ntasks : 1)
-                                               : 32;
+    int parts = vm_coord_partitions(c, (int64_t)p.ntasks);
     if ((rc = vm_queue_prepare(c->queue, parts, err)) != VM_OK ||
         (rc = vm_state_job_put(c->state, id, c->record, err)) != VM_OK ||
         (rc = vm_state_tasks_put(c->state, id, p.tasks, p.ntasks, err)) != VM_OK)
@@ -246,7 +257,7 @@ static int vm_coord_publish(vm_coord *c, vm_job_state state, bool fresh, vm_err 
         vm_info("job %s: cancel requested: publishing nothing", id);
         return VM_OK;
     }
-    int parts = k.tasks_total < 32 ? (int)(k.tasks_total ? k.tasks_total : 1) : 32;
+    int parts = vm_coord_partitions(c, k.tasks_total);
     if (!fresh && (rc = vm_queue_prepare(c->queue, parts, err)) != VM_OK)
         return rc;
     vm_task_status *ts = NULL;
@@ -260,6 +271,8 @@ static int vm_coord_publish(vm_coord *c, vm_job_state state, bool fresh, vm_err 
         rc = vm_publish_task(c, &ts[i].task, err);
     }
     vm_task_status_free_array(ts, n);
+    if (rc == VM_OK)
+        rc = vm_queue_flush(c->queue, VM_COORD_FLUSH_MS, err);
     if (rc != VM_OK)
         return rc;
     vm_test_pause_at("published");
@@ -326,7 +339,7 @@ static int vm_coord_repair(vm_coord *c, const vm_job_counters *k, int64_t *dead,
 {
     const char *id = c->job->job.id;
     uint32_t *ids = NULL;
-    size_t n = 0;
+    size_t n = 0, published = 0;
     int rc = vm_state_tasks_expired(c->state, id, &ids, &n, err);
     for (size_t i = 0; rc == VM_OK && i < n; i++) {
         vm_task_status st;
@@ -336,10 +349,13 @@ static int vm_coord_repair(vm_coord *c, const vm_job_counters *k, int64_t *dead,
         vm_warn("task %u: lease of %s expired, publishing it again", ids[i],
                 st.owner ? st.owner : "?");
         rc = vm_publish_task(c, &st.task, err);
+        published += rc == VM_OK;
         vm_task_status_release(&st);
     }
     vm_free(ids);
     *dead = 0;
+    if (rc == VM_OK && published > 0)
+        rc = vm_queue_flush(c->queue, VM_COORD_FLUSH_MS, err);
     if (rc != VM_OK || k->failed == 0)
         return rc;
     vm_task_status *ts = NULL;
@@ -373,10 +389,13 @@ static int vm_coord_repair(vm_coord *c, const vm_job_counters *k, int64_t *dead,
                 ts[i].error ? ts[i].error : "?");
         if (ts[i].error && json_array_size(c->errors) < 100)
             json_array_append_new(c->errors, json_string(ts[i].error));
-        if ((rc = vm_state_task_reset(c->state, id, ts[i].id, err)) == VM_OK)
-            rc = vm_publish_task(c, &ts[i].task, err);
+        if ((rc = vm_state_task_reset(c->state, id, ts[i].id, err)) == VM_OK &&
+            (rc = vm_publish_task(c, &ts[i].task, err)) == VM_OK)
+            published++;
     }
     vm_task_status_free_array(ts, n);
+    if (rc == VM_OK && published > 0)
+        rc = vm_queue_flush(c->queue, VM_COORD_FLUSH_MS, err);
     return rc;
 }
 

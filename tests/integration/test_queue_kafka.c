@@ -11,7 +11,9 @@
  *   without keepalive shows the group does take the task away;
  * - a consumer closed without acking, and a consumer process killed with
  *   SIGKILL while holding a task, leave the task to another member (the
- *   latter after session.timeout.ms = 6 s).
+ *   latter after session.timeout.ms = 6 s);
+ * - publish_nowait + one flush delivers every message once; a flush that
+ *   reaches no broker fails, retriable.
  *
  * Topics and groups are unique per run; topics are deleted at the end.
  * Fails (never skips) when VECMIG_TEST_KAFKA is unset or unreachable.
@@ -163,7 +165,7 @@ static int group_setup(void **st)
 static int group_teardown(void **st)
 {
     (void)st;
-    static const char *const all[] = {"basic", "dlq", "hold", "nohold", "close", "kill"};
+    static const char *const all[] = {"basic", "dlq", "hold", "nohold", "close", "kill", "nowait"};
     vm_kafka_opts o = {.brokers = brokers};
     vm_err e;
     int rc = 0;
@@ -497,6 +499,64 @@ static void test_killed_consumer(void **st)
     json_decref(props);
 }
 
+/* publish_nowait + one flush (what the coordinator does with a job's
+ * tasks): every message arrives exactly once, in order per partition; and a
+ * flush that cannot reach a broker fails (retriable) instead of reporting
+ * the messages as published. */
+#define NNOWAIT 500
+static void test_publish_nowait_flush(void **st)
+{
+    (void)st;
+    qt_names n;
+    names(&n, "nowait");
+    vm_queue *p = producer_for(&n, 3);
+    vm_err e;
+    char key[32], payload[32];
+    for (int i = 0; i < NNOWAIT; i++) {
+        snprintf(key, sizeof key, "jobn:%d", i);
+        snprintf(payload, sizeof payload, "task %d", i);
+        if (vm_queue_publish_nowait(p, key, payload, strlen(payload), &e) != 0)
+            fail_msg("publish_nowait %s: %s", key, e.msg);
+    }
+    if (vm_queue_flush(p, 30000, &e) != 0)
+        fail_msg("flush: %s", e.msg);
+    vm_queue *c = open_q(&n, NULL, "consumer");
+    static int seen[NNOWAIT];
+    memset(seen, 0, sizeof seen);
+    int got = 0;
+    int64_t deadline = now_ms() + DEADLINE_MS;
+    vm_queue_msg m;
+    while (got < NNOWAIT && consume_until(c, deadline, &m) == 1) {
+        int i = -1;
+        assert_true(m.key && sscanf(m.key, "jobn:%d", &i) == 1);
+        assert_true(i >= 0 && i < NNOWAIT);
+        assert_int_equal(seen[i], 0);
+        seen[i] = 1;
+        got++;
+        ack(c, &m);
+        vm_queue_msg_release(&m);
+    }
+    assert_int_equal(got, NNOWAIT);
+    vm_queue_close(c);
+    vm_queue_close(p);
+
+    /* nobody listens on port 1: nothing can be delivered */
+    char *dead_list[1] = {"127.0.0.1:1"};
+    vm_job_queue_conf bad = conf_for(&n, NULL);
+    bad.brokers.v = dead_list;
+    json_t *props = json_pack("{s:s}", "message.timeout.ms", "2000");
+    bad.properties = props;
+    vm_queue *q = NULL;
+    if (vm_queue_open(&bad, "producer", &q, &e) != 0)
+        fail_msg("open: %s", e.msg);
+    assert_int_equal(vm_queue_publish_nowait(q, "jobn:x", "x", 1, &e), 0);
+    int rc = vm_queue_flush(q, 10000, &e);
+    assert_int_not_equal(rc, 0);
+    assert_true(e.retriable);
+    vm_queue_close(q);
+    json_decref(props);
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 6 && strcmp(argv[1], "--child") == 0)
@@ -510,6 +570,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_hold_without_keepalive_control),
         cmocka_unit_test(test_close_without_ack),
         cmocka_unit_test(test_killed_consumer),
+        cmocka_unit_test(test_publish_nowait_flush),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -3,7 +3,9 @@
  * clients/vm_kafka.
  *
  * Publishing waits for each message's delivery report (idempotent producer,
- * acks=all), so a task counts as published only once it is durable.
+ * acks=all), so a task counts as published only once it is durable;
+ * publish_nowait() only enqueues, and flush() waits for all the reports
+ * and fails if one failed (the coordinator then publishes all again).
  * Consuming uses manual commits: ack() commits the message's offset after
  * the task finished; nothing else commits.
  *
@@ -205,6 +207,18 @@ static int vm_qk_publish(void *st, bool dead, const char *key, const void *paylo
                                  err);
 }
 
+/* Enqueued only: the delivery reports are collected by flush, which fails
+ * if any of them failed. */
+static int vm_qk_publish_nowait(void *st, const char *key, const void *payload, size_t len,
+                                vm_err *err)
+{
+    vm_qk *k = st;
+    int rc;
+    if (!k->prod && (rc = vm_kafka_producer_new(&k->opts, &k->prod, err)) != 0)
+        return rc;
+    return vm_kafka_produce(k->prod, k->topic, key, key ? strlen(key) : 0, payload, len, err);
+}
+
 static int vm_qk_flush(void *st, int timeout_ms, vm_err *err)
 {
     vm_qk *k = st;
@@ -316,6 +330,7 @@ const vm_queue_ops vm_queue_kafka_ops = {
     .prepare = vm_qk_prepare,
     .publish = vm_qk_publish,
     .flush = vm_qk_flush,
+    .publish_nowait = vm_qk_publish_nowait,
     .consume = vm_qk_consume,
     .ack = vm_qk_ack,
     .hold = vm_qk_hold,
