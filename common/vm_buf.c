@@ -2,12 +2,13 @@
  * vm_buf.c - growable byte buffer, JSON string escaping, shortest float
  * formatting and base64.
  *
- * Float formatting: the shortest of "%.{1..9}g" that strtof reads back to
- * the same bits. Exact by construction (9 significant digits always round
- * trip a float32, 17 a double); the performance issue replaces the search
- * with a direct shortest-digits algorithm, keeping this as its oracle.
+ * Float formatting: float32 through vm_f32_shortest (vm_float.c, a direct
+ * shortest-digits algorithm; the old "%.{1..9}g" search is its test oracle
+ * in tests/unit/test_vm_float.c). Doubles: the shortest of "%.{1..17}g"
+ * that strtod reads back to the same bits (17 digits always round trip).
  */
 #include "vm_buf.h"
+#include "vm_float.h"
 #include "vm_mem.h"
 
 #include <math.h>
@@ -136,9 +137,8 @@ void vm_buf_json_str(vm_buf *b, const char *s, size_t n)
     vm_buf_putc(b, '"');
 }
 
-/* Shortest "%.{1..17}g" of v that reads back to the same value, as a
- * float32 when `single`, else as a double (9 and 17 digits always do). */
-static int vm_buf_shortest(vm_buf *b, double v, bool single)
+/* Shortest "%.{1..17}g" of the double v that strtod reads back. */
+static int vm_buf_shortest(vm_buf *b, double v)
 {
     if (!isfinite(v)) {
         b->failed = true;
@@ -150,18 +150,28 @@ static int vm_buf_shortest(vm_buf *b, double v, bool single)
     }
     char tmp[40];
     int n = 0;
-    for (int prec = 1; prec <= (single ? 9 : 17); prec++) {
+    for (int prec = 1; prec <= 17; prec++) {
         n = snprintf(tmp, sizeof tmp, "%.*g", prec, v);
-        if (single ? strtof(tmp, NULL) == (float)v : strtod(tmp, NULL) == v)
+        if (strtod(tmp, NULL) == v)
             break;
     }
     vm_buf_append(b, tmp, (size_t)n);
     return 0;
 }
 
-int vm_buf_f32(vm_buf *b, float v) { return vm_buf_shortest(b, v, true); }
+int vm_buf_f32(vm_buf *b, float v)
+{
+    char tmp[VM_F32_SHORTEST_MAX];
+    int n = vm_f32_shortest(v, tmp);
+    if (n < 0) {
+        b->failed = true; /* NaN / infinity: the caller names the field and row */
+        return -1;
+    }
+    vm_buf_append(b, tmp, (size_t)n);
+    return 0;
+}
 
-int vm_buf_f64(vm_buf *b, double v) { return vm_buf_shortest(b, v, false); }
+int vm_buf_f64(vm_buf *b, double v) { return vm_buf_shortest(b, v); }
 
 void vm_buf_base64(vm_buf *b, const uint8_t *p, size_t n)
 {

@@ -9,6 +9,7 @@
  */
 #include "vm_json_scan.h"
 #include "vm_buf.h"
+#include "vm_float.h"
 #include "vm_mem.h"
 
 #include <errno.h>
@@ -878,23 +879,9 @@ bool vm_json_key_eq(const char *s, vm_json_span k, const char *key)
 
 vm_json_num_rc vm_json_number_f32(const char *s, size_t n, float *out)
 {
-    char tmp[64];
-    char *p = tmp;
-    if (n == 0 || vm_number_len(s, n) != n)
-        return VM_JSON_NUM_SYNTAX;
-    if (n >= sizeof tmp && !(p = vm_malloc(n + 1)))
-        return VM_JSON_NUM_RANGE;
-    memcpy(p, s, n);
-    p[n] = '\0';
-    char *end;
-    float f = strtof(p, &end);
-    bool whole = end == p + n;
-    if (p != tmp)
-        vm_free(p);
-    if (!whole)
-        return VM_JSON_NUM_SYNTAX;
-    if (!isfinite(f))
-        return VM_JSON_NUM_RANGE;
-    *out = f;
-    return VM_JSON_NUM_OK;
+    switch (vm_f32_parse(s, n, out)) {
+    case VM_F32_OK: return VM_JSON_NUM_OK;
+    case VM_F32_SYNTAX: return VM_JSON_NUM_SYNTAX;
+    default: return VM_JSON_NUM_RANGE; /* overflow, or no memory for a huge token */
+    }
 }

@@ -66,7 +66,7 @@ static void test_f32_roundtrip_sample(void **st)
     }
     assert_true(checked > 290000);
     const float cases[] = {0.1f, 1e-45f, 3.4028235e38f, -0.0f, 1.0f, 16777217.0f};
-    const char *want[] = {"0.1", "1e-45", "3.4028235e+38", "-0.0", "1", "16777216"};
+    const char *want[] = {"0.1", "1e-45", "3.4028235e38", "-0.0", "1", "16777216"};
     for (size_t i = 0; i < 6; i++) {
         vm_buf_clear(&b);
         vm_buf_f32(&b, cases[i]);

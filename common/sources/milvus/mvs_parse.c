@@ -6,6 +6,7 @@
  */
 #include "milvus_src.h"
 #include "vm_mem.h"
+#include "vm_float.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -269,21 +270,11 @@ void vm_mvs_scratch_release(vm_mvs_scratch *s)
     memset(s, 0, sizeof *s);
 }
 
-/* strtof of a JSON number token (never through double). */
+/* A JSON number token as a finite float32 (correctly rounded, as strtof,
+ * never through double), or -1. */
 static int vm_mvs_f32(const char *s, size_t n, float *out)
 {
-    char tmp[64];
-    if (n == 0 || n >= sizeof tmp)
-        return -1;
-    memcpy(tmp, s, n);
-    tmp[n] = '\0';
-    char *end;
-    errno = 0;
-    float f = strtof(tmp, &end);
-    if (end != tmp + n || !isfinite(f))
-        return -1;
-    *out = f;
-    return 0;
+    return vm_f32_parse(s, n, out) == VM_F32_OK ? 0 : -1;
 }
 
 static void vm_mvs_skip_ws(const char *s, size_t *p, size_t end)

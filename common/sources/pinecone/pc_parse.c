@@ -14,6 +14,7 @@
  */
 #include "pinecone.h"
 #include "vm_mem.h"
+#include "vm_float.h"
 
 #include <errno.h>
 #include <math.h>
@@ -308,26 +309,13 @@ cleanup:
     return rc;
 }
 
-/* strtof of a JSON number token: finite float32 or -1. */
+/* A JSON number token as a finite float32 (correctly rounded, as strtof),
+ * or -1. */
 static int vm_pc_f32(const char *s, vm_json_span t, float *out)
 {
-    char tmp[64], *buf = tmp;
     if (t.kind != VM_JSON_NUMBER || t.len == 0)
         return -1;
-    if (t.len >= sizeof tmp && !(buf = vm_malloc(t.len + 1))) /* valid, if unusual */
-        return -1;
-    memcpy(buf, s + t.off, t.len);
-    buf[t.len] = '\0';
-    char *end;
-    errno = 0;
-    float f = strtof(buf, &end);
-    bool ok = end == buf + t.len && isfinite(f);
-    if (buf != tmp)
-        vm_free(buf);
-    if (!ok)
-        return -1;
-    *out = f;
-    return 0;
+    return vm_f32_parse(s + t.off, t.len, out) == VM_F32_OK ? 0 : -1;
 }
 
 int vm_pc_parse_dense(const char *s, vm_json_span arr, int64_t dim, float *out, const char *id,

@@ -15,6 +15,7 @@
  */
 #include "qdrant.h"
 #include "vm_mem.h"
+#include "vm_float.h"
 #include "vm_transform.h"
 
 #include <ctype.h>
@@ -632,23 +633,15 @@ int vm_qd_point_id(const char *s, vm_json_span pt, vm_qd_id *id, vm_err *err)
     return VM_OK;
 }
 
-/* One float32 element from its JSON token: 0, -1 malformed, -2 not finite. */
+/* One float32 element from its JSON token: 0, -1 malformed, -2 not finite
+ * (overflow: underflow to a subnormal or zero is a value). */
 static int vm_qd_f32(const char *s, size_t n, float *out)
 {
-    char buf[128];
-    if (n == 0 || n >= sizeof buf)
-        return -1;
-    memcpy(buf, s, n);
-    buf[n] = '\0';
-    char *end;
-    errno = 0;
-    float v = strtof(buf, &end);
-    if (end != buf + n)
-        return -1;
-    if (!isfinite(v))
-        return -2; /* overflow: underflow to a subnormal or zero is a value */
-    *out = v;
-    return VM_OK;
+    switch (vm_f32_parse(s, n, out)) {
+    case VM_F32_OK: return VM_OK;
+    case VM_F32_RANGE: return -2;
+    default: return -1;
+    }
 }
 
 static int vm_qd_grow_scratch(vm_qd_scratch *scr, size_t need, vm_err *err)

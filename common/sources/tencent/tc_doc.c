@@ -14,6 +14,7 @@
  */
 #include "tencent.h"
 #include "vm_mem.h"
+#include "vm_float.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -307,18 +308,13 @@ int vm_tc_scan_page(const char *body, size_t len, const char *key_field, vm_tc_s
     return VM_OK;
 }
 
-/* strtof of the number token doc[sp]: exact float32, finite. */
+/* The number token doc[sp] as a finite float32 (correctly rounded, as
+ * strtof), or -1. */
 static int vm_tc_f32(const char *doc, const vm_json_span *sp, float *out)
 {
     if (sp->kind != VM_JSON_NUMBER)
         return -1;
-    char *end;
-    errno = 0;
-    float v = strtof(doc + sp->off, &end);
-    if (end != doc + sp->off + sp->len || !isfinite(v))
-        return -1;
-    *out = v;
-    return 0;
+    return vm_f32_parse(doc + sp->off, sp->len, out) == VM_F32_OK ? 0 : -1;
 }
 
 static int vm_tc_sparse(const vm_tc_layout *L, const char *doc, vm_json_span sp, vm_batch *b,
