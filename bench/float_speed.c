@@ -2,7 +2,8 @@
  * float_speed.c - cost of the float32 data path (common/vm_float.c) per
  * value, against the formatter it replaced (the shortest of "%.{1..9}g"
  * that strtof reads back) and against "%.9g" + strtof, over 768-d rows of
- * realistic values (N(0,1)/sqrt(768), fixed seed). Prints "name: value
+ * realistic values (N(0,1)/sqrt(768), fixed seed), and the sink's vector
+ * append (vm_buf_f32 per value vs vm_buf_f32_array). Prints "name: value
  * unit" lines and ratios measured in the same run (absolute times on a
  * shared machine are noise; the ratios, and instruction counts, are not).
  *
@@ -14,6 +15,7 @@
  *   (inclusive instructions / 76,800 values = instructions per value).
  * Results: bench/float.md.
  */
+#include "vm_buf.h"
 #include "vm_float.h"
 
 #include <math.h>
@@ -145,6 +147,39 @@ __attribute__((noinline)) static void bench_parse_vm9(int rows)
     g_sink = acc;
 }
 
+/* The sink's vector append, per row into a reused buffer: the old path
+ * ('[', vm_buf_f32 per value joined by vm_buf_putc(','), ']') and
+ * vm_buf_f32_array (one reservation, formatted in place). */
+static vm_buf g_buf;
+
+__attribute__((noinline)) static void bench_append_per_value(int rows)
+{
+    uint32_t acc = 0;
+    for (int r = 0; r < rows; r++) {
+        vm_buf_clear(&g_buf);
+        vm_buf_putc(&g_buf, '[');
+        for (int i = 0; i < DIM; i++) {
+            if (i)
+                vm_buf_putc(&g_buf, ',');
+            vm_buf_f32(&g_buf, g_row[i]);
+        }
+        vm_buf_putc(&g_buf, ']');
+        acc += (uint32_t)g_buf.len;
+    }
+    g_sink = acc;
+}
+
+__attribute__((noinline)) static void bench_append_array(int rows)
+{
+    uint32_t acc = 0;
+    for (int r = 0; r < rows; r++) {
+        vm_buf_clear(&g_buf);
+        vm_buf_f32_array(&g_buf, g_row, DIM);
+        acc += (uint32_t)g_buf.len;
+    }
+    g_sink = acc;
+}
+
 typedef void (*bench_fn)(int rows);
 
 static double now(void)
@@ -205,12 +240,15 @@ int main(int argc, char **argv)
         {"parse_vm_f32_parse_9g", bench_parse_vm9},
         {"parse_strtof_shortest", bench_parse_strtof},
         {"parse_strtof_9g", bench_parse_strtof9},
+        {"append_vm_buf_f32_per_value", bench_append_per_value},
+        {"append_vm_buf_f32_array", bench_append_array},
     };
     enum { NOPS = sizeof ops / sizeof *ops };
     if (cg) {
         for (int i = 0; i < NOPS; i++)
             ops[i].fn(100);
         printf("values per operation: %d\n", 100 * DIM);
+        vm_buf_release(&g_buf);
         return 0;
     }
     /* passes interleave the operations, so that load from other processes
@@ -238,5 +276,7 @@ int main(int argc, char **argv)
     printf("ratio_parse_strtof_over_vm: %.1f x\n", ns[5] / ns[3]);
     printf("ratio_roundtrip_old_over_vm: %.1f x\n", rt_old / rt_vm);
     printf("ratio_roundtrip_9g_over_vm: %.1f x\n", rt_9 / rt_vm);
+    printf("ratio_append_per_value_over_array: %.2f x\n", ns[7] / ns[8]);
+    vm_buf_release(&g_buf);
     return 0;
 }

@@ -171,6 +171,30 @@ int vm_buf_f32(vm_buf *b, float v)
     return 0;
 }
 
+int vm_buf_f32_array(vm_buf *b, const float *v, size_t n)
+{
+    if (n > (SIZE_MAX - 8) / VM_F32_SHORTEST_MAX ||
+        vm_buf_reserve(b, n * VM_F32_SHORTEST_MAX + 2) != 0) {
+        b->failed = true;
+        for (size_t i = 0; i < n; i++)
+            if (!isfinite(v[i]))
+                return -1; /* as vm_buf_f32 on a failed buffer */
+        return 0;
+    }
+    char *o = b->data + b->len;
+    o[0] = '[';
+    ptrdiff_t k = vm_f32_join(o + 1, v, n); /* needs n * 16 + 1 bytes */
+    if (k < 0) {
+        o[0] = '\0';
+        b->failed = true; /* NaN / infinity: the caller names the field and row */
+        return -1;
+    }
+    o[1 + k] = ']';
+    o[2 + k] = '\0';
+    b->len += (size_t)k + 2;
+    return 0;
+}
+
 int vm_buf_f64(vm_buf *b, double v) { return vm_buf_shortest(b, v); }
 
 void vm_buf_base64(vm_buf *b, const uint8_t *p, size_t n)

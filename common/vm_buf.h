@@ -40,6 +40,13 @@ void vm_buf_json_str(vm_buf *b, const char *s, size_t n);
  * return -1 so the caller reports the field. Negative zero is written
  * "-0.0": many JSON parsers read "-0" as the integer 0 and lose the sign. */
 int vm_buf_f32(vm_buf *b, float v);
+/* A JSON array of n float32s, "[v0,v1,...]", each as vm_buf_f32 writes it:
+ * reserves room for the whole array once (n * VM_F32_SHORTEST_MAX + 2) and
+ * formats straight into the buffer. A NaN or infinity anywhere appends
+ * nothing, sets failed and returns -1 (like vm_buf_f32: the caller names
+ * the field and row); otherwise 0 (an allocation failure sets failed, for
+ * vm_buf_ok to report). */
+int vm_buf_f32_array(vm_buf *b, const float *v, size_t n);
 /* Shortest decimal that reads back (strtod) as the same double. */
 int vm_buf_f64(vm_buf *b, double v);
 /* Base64 (standard alphabet, padded). */

@@ -9,8 +9,9 @@
  * vm_f32_parse reads a strict JSON number token and rounds it once,
  * correctly (nearest, ties to even), to float32 - the result strtof gives -
  * never through double. Both are proven over all 2^32 bit patterns by
- * bench/float_exhaustive.c (see bench/float.md) and over a random sample by
- * tests/unit/test_vm_float.c.
+ * bench/float_exhaustive.c (see bench/float.md; the faster vm_f32_shortest
+ * since by bench/float_diff.c, byte-identical to that proven version for
+ * every pattern) and over a random sample by tests/unit/test_vm_float.c.
  */
 #ifndef VM_FLOAT_H
 #define VM_FLOAT_H
@@ -29,6 +30,12 @@
  * out becomes "" and the return is -1, so callers report the field and row
  * (the sink never writes them). */
 int vm_f32_shortest(float v, char out[static VM_F32_SHORTEST_MAX]);
+
+/* v[0, n) as vm_f32_shortest writes them, joined by ',' (no brackets), at
+ * out, NUL-terminated: out needs n * VM_F32_SHORTEST_MAX + 1 bytes. Returns
+ * the length, or -1 when an element is NaN or infinite (out then holds a
+ * partial text). One call per vector: the formatter is inlined in its loop. */
+ptrdiff_t vm_f32_join(char *out, const float *v, size_t n);
 
 enum {
     VM_F32_OK = 0,

@@ -20,12 +20,7 @@
 #define VM_JSON_STR2(x) #x
 #define VM_JSON_STR(x) VM_JSON_STR2(x)
 
-typedef struct vm_jsc {
-    const char *s;
-    size_t n, pos;
-    int depth;
-    vm_err *err;
-} vm_jsc;
+typedef vm_json_cur vm_jsc; /* the scanner's state is the public cursor */
 
 const char *vm_json_kind_name(vm_json_kind k)
 {
@@ -884,4 +879,69 @@ vm_json_num_rc vm_json_number_f32(const char *s, size_t n, float *out)
     case VM_F32_SYNTAX: return VM_JSON_NUM_SYNTAX;
     default: return VM_JSON_NUM_RANGE; /* overflow, or no memory for a huge token */
     }
+}
+
+/* --- cursor ----------------------------------------------------------- */
+
+void vm_json_cur_ws(vm_json_cur *c) { vm_jsc_ws(c); }
+
+int vm_json_cur_skip(vm_json_cur *c, vm_json_span *v)
+{
+    size_t start = c->pos;
+    vm_json_kind k = VM_JSON_MISSING;
+    int rc = vm_jsc_value(c, &k);
+    if (rc == VM_OK && v)
+        *v = (vm_json_span){start, c->pos - start, k};
+    return rc;
+}
+
+int vm_json_cur_open(vm_json_cur *c, char open)
+{
+    if (c->pos >= c->n || c->s[c->pos] != open)
+        return vm_jsc_fail(c, open == '{' ? "expected an object" : "expected an array");
+    int rc = vm_jsc_enter(c);
+    if (rc == VM_OK)
+        c->pos++;
+    return rc;
+}
+
+/* After an element or member (or the opening byte when first): ',' goes
+ * on (*more), the closing byte ends the value. */
+static int vm_cur_sep(vm_json_cur *c, bool first, char close, bool *more)
+{
+    vm_jsc_ws(c);
+    if (c->pos < c->n && c->s[c->pos] == close) {
+        c->pos++;
+        c->depth--;
+        *more = false;
+        return VM_OK;
+    }
+    if (!first) {
+        if (c->pos >= c->n || c->s[c->pos] != ',')
+            return vm_jsc_fail(c, close == '}' ? "expected ',' or '}' in object"
+                                               : "expected ',' or ']' in array");
+        c->pos++;
+        vm_jsc_ws(c);
+    }
+    *more = true;
+    return VM_OK;
+}
+
+int vm_json_cur_member(vm_json_cur *c, bool first, vm_json_span *key, bool *more)
+{
+    int rc = vm_cur_sep(c, first, '}', more);
+    if (rc != VM_OK || !*more)
+        return rc;
+    size_t ks = c->pos;
+    if ((rc = vm_jsc_key(c, NULL)) != VM_OK)
+        return rc;
+    *key = (vm_json_span){ks, c->pos - ks, VM_JSON_STRING};
+    if ((rc = vm_jsc_colon(c)) != VM_OK)
+        return rc;
+    return VM_OK;
+}
+
+int vm_json_cur_elem(vm_json_cur *c, bool first, bool *more)
+{
+    return vm_cur_sep(c, first, ']', more);
 }

@@ -107,6 +107,33 @@ bool vm_json_member_next(vm_json_iter *it, vm_json_span *key, vm_json_span *valu
  * after unescaping). */
 bool vm_json_key_eq(const char *s, vm_json_span k, const char *key);
 
+/* A validating cursor for readers that walk one reply once and decode
+ * while they validate (the Qdrant source's scroll pages): the same checks
+ * as vm_json_check, a step at a time. Start with {.s, .n, .err}; pos is
+ * the next byte, depth the open objects and arrays. */
+typedef struct vm_json_cur {
+    const char *s;
+    size_t n, pos;
+    int depth;
+    vm_err *err;
+} vm_json_cur;
+/* Skip whitespace. */
+void vm_json_cur_ws(vm_json_cur *c);
+/* Validate the value at pos (no leading whitespace) and move past it; *v
+ * (may be NULL) gets its span. */
+int vm_json_cur_skip(vm_json_cur *c, vm_json_span *v);
+/* Enter the object or array at pos ('{' or '['; VM_ERR_INVALID if another
+ * byte is there): the depth limit applies. */
+int vm_json_cur_open(vm_json_cur *c, char open);
+/* In an object entered with vm_json_cur_open: the next member. first: no
+ * member read yet. *more false: the '}' was consumed (depth restored);
+ * else *key is the key literal and pos is at the value (whitespace
+ * skipped). */
+int vm_json_cur_member(vm_json_cur *c, bool first, vm_json_span *key, bool *more);
+/* In an array: *more false at the ']' (consumed); else pos is at the next
+ * element (whitespace skipped). */
+int vm_json_cur_elem(vm_json_cur *c, bool first, bool *more);
+
 /* strtof of a JSON number token, never through double (double rounding
  * would change bits): VM_JSON_NUM_OK for a finite float, RANGE when it
  * overflows float, SYNTAX when s[0, n) is not a number. */

@@ -19,7 +19,9 @@
  *     the batch as it was); dense elements are finite and equal to
  *     vm_json_number_f32 of their token; sparse indices increase;
  *   - error texts are NUL-terminated, at most 200 bytes, without control
- *     characters.
+ *     characters;
+ *   - the single-pass page reader (vm_qd_fast_page) takes only pages the
+ *     checked path takes, with the same rows, bit for bit.
  */
 #include <math.h>
 
@@ -160,6 +162,97 @@ static void fz_page(const vm_qd_info *info, const char *id_field, vm_batch *b, c
     free(rc_cols);
 }
 
+/* vm_qd_read's single pass (vm_qd_fast_page) against the checked path
+ * (vm_qd_parse_page, vm_qd_point_id, vm_qd_add_point, the same skip and
+ * cut decisions): when it takes a page, the checked path takes it too and
+ * gives the same rows, bit for bit; when it refuses, no row is left. */
+static void fz_fast(const vm_qd_info *info, const char *id_field, const vm_schema *bs,
+                    const char *s, size_t n, size_t room)
+{
+    vm_err e;
+    vm_batch *a = NULL, *b = NULL;
+    FZ_CHECK(vm_batch_new(bs, 8, &a, &e) == VM_OK && vm_batch_new(bs, 8, &b, &e) == VM_OK,
+             "batch: %s", e.msg);
+    vm_qd_rcol *rc_cols = NULL;
+    size_t nrc = 0;
+    vm_qd_scratch sa = {0}, sb = {0};
+    if (vm_qd_plan_columns(info, id_field, a, &rc_cols, &nrc, &e) != VM_OK)
+        goto done; /* fz_page checks the plan of pages that parse */
+    vm_qd_take t = {.room = room};
+    bool took = vm_qd_fast_page(info, rc_cols, nrc, s, n, a, &sa, &t);
+    if (!took) {
+        FZ_CHECK(a->nrows == 0, "a refused page left %zu rows", a->nrows);
+        goto done;
+    }
+    vm_qd_page page;
+    FZ_CHECK(vm_qd_parse_page(s, n, &page, &e) == VM_OK, "taken page refused: %s", e.msg);
+    FZ_CHECK(page.has_next == t.has_next &&
+                 (!page.has_next || vm_qd_id_cmp(&page.next, &t.next) == 0),
+             "next page offset differs");
+    vm_json_iter it;
+    vm_json_span pt;
+    vm_qd_id pos;
+    bool have_pos = false, cut = false;
+    size_t seen = 0, added = 0;
+    vm_json_iter_init(&it, s, page.points);
+    while (vm_json_iter_next(&it, &pt)) {
+        vm_qd_id id;
+        seen++;
+        FZ_CHECK(vm_qd_point_id(s, pt, &id, &e) == VM_OK, "taken point refused: %s", e.msg);
+        if (have_pos && vm_qd_id_cmp(&id, &pos) <= 0)
+            continue;
+        if (added >= room) {
+            cut = true;
+            break;
+        }
+        FZ_CHECK(vm_qd_add_point(info, rc_cols, nrc, s, pt, b, &sb, &e) == VM_OK,
+                 "taken point refused: %s", e.msg);
+        pos = id;
+        have_pos = true;
+        added++;
+    }
+    FZ_CHECK(seen == t.seen && added == t.added && cut == t.cut && a->nrows == b->nrows,
+             "seen %zu/%zu added %zu/%zu cut %d/%d", t.seen, seen, t.added, added, t.cut, cut);
+    FZ_CHECK(t.have_pos == have_pos && (!have_pos || vm_qd_id_cmp(&t.pos, &pos) == 0),
+             "last id differs");
+    for (size_t c = 0; c < a->ncols; c++) {
+        const vm_column *col = &a->cols[c];
+        for (size_t r = 0; r < a->nrows; r++) {
+            bool na = col->nullable && vm_batch_is_null(a, c, r);
+            FZ_CHECK(na == (col->nullable && vm_batch_is_null(b, c, r)), "null flag differs");
+            if (na)
+                continue;
+            if (col->type == VM_T_FLOAT_VECTOR) {
+                FZ_CHECK(memcmp(vm_batch_get_vector(a, c, r), vm_batch_get_vector(b, c, r),
+                                (size_t)col->dim * sizeof(float)) == 0,
+                         "vector of row %zu differs", r);
+            } else if (col->type == VM_T_SPARSE_FLOAT_VECTOR) {
+                const uint32_t *ia, *ib;
+                const float *va, *vb;
+                size_t la = vm_batch_get_sparse(a, c, r, &ia, &va);
+                FZ_CHECK(la == vm_batch_get_sparse(b, c, r, &ib, &vb) &&
+                             (la == 0 || (memcmp(ia, ib, la * sizeof *ia) == 0 &&
+                                          memcmp(va, vb, la * sizeof *va) == 0)),
+                         "sparse vector of row %zu differs", r);
+            } else if (col->type == VM_T_INT64) {
+                FZ_CHECK(vm_batch_get_int(a, c, r) == vm_batch_get_int(b, c, r),
+                         "int of row %zu differs", r);
+            } else {
+                size_t la, lb;
+                const char *xa = vm_batch_get_str(a, c, r, &la);
+                const char *xb = vm_batch_get_str(b, c, r, &lb);
+                FZ_CHECK(la == lb && memcmp(xa, xb, la) == 0, "text of row %zu differs", r);
+            }
+        }
+    }
+done:
+    vm_qd_scratch_release(&sa);
+    vm_qd_scratch_release(&sb);
+    free(rc_cols);
+    vm_batch_free(a);
+    vm_batch_free(b);
+}
+
 static bool fz_small(const vm_qd_info *info)
 {
     for (size_t i = 0; i < info->nvecs; i++)
@@ -215,9 +308,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (np > 1) {
         char *page = fz_cstr(parts[1].p, parts[1].n);
         fz_page(&info, id_field, b, page, parts[1].n);
+        fz_fast(&info, id_field, bs, page, parts[1].n, 1 + parts[1].n % 8);
         free(page);
     } else {
         fz_page(&info, id_field, b, desc, parts[0].n);
+        fz_fast(&info, id_field, bs, desc, parts[0].n, 1 + parts[0].n % 8);
     }
     vm_batch_free(b);
     vm_schema_free(bs);

@@ -607,6 +607,174 @@ static void test_unnamed(void **st)
     fx_free(&f);
 }
 
+/* vm_qd_read's checked path over a whole reply (no range; room rows at
+ * most), into f->b: what vm_qd_fast_page must give when it takes a reply. */
+static int slow_read(fx *f, const char *reply, size_t room, vm_qd_take *t, vm_err *e)
+{
+    vm_qd_page page;
+    int rc = vm_qd_parse_page(reply, strlen(reply), &page, e);
+    if (rc != VM_OK)
+        return rc;
+    memset(t, 0, sizeof *t);
+    t->has_next = page.has_next;
+    t->next = page.next;
+    vm_json_iter it;
+    vm_json_span pt;
+    vm_json_iter_init(&it, reply, page.points);
+    while (vm_json_iter_next(&it, &pt)) {
+        vm_qd_id id;
+        t->seen++;
+        if ((rc = vm_qd_point_id(reply, pt, &id, e)) != VM_OK)
+            return rc;
+        if (t->have_pos && vm_qd_id_cmp(&id, &t->pos) <= 0)
+            continue;
+        if (t->added >= room) {
+            t->cut = true;
+            break;
+        }
+        if ((rc = vm_qd_add_point(&f->info, f->rc, f->nrc, reply, pt, f->b, &f->scr, e)) != VM_OK)
+            return rc;
+        t->pos = id;
+        t->have_pos = true;
+        t->added++;
+    }
+    return VM_OK;
+}
+
+/* Rows r0.. of a and b are the same, byte for byte. */
+static void same_rows(const vm_batch *a, const vm_batch *b)
+{
+    assert_int_equal(a->nrows, b->nrows);
+    for (size_t c = 0; c < a->ncols; c++) {
+        const vm_column *col = &a->cols[c];
+        for (size_t r = 0; r < a->nrows; r++) {
+            if (col->nullable) {
+                assert_int_equal(vm_batch_is_null(a, c, r), vm_batch_is_null(b, c, r));
+                if (vm_batch_is_null(a, c, r))
+                    continue;
+            }
+            if (col->type == VM_T_FLOAT_VECTOR) {
+                assert_memory_equal(vm_batch_get_vector(a, c, r), vm_batch_get_vector(b, c, r),
+                                    (size_t)col->dim * sizeof(float));
+            } else if (col->type == VM_T_SPARSE_FLOAT_VECTOR) {
+                const uint32_t *ia, *ib;
+                const float *va, *vb;
+                size_t na = vm_batch_get_sparse(a, c, r, &ia, &va);
+                assert_int_equal(na, vm_batch_get_sparse(b, c, r, &ib, &vb));
+                if (na) {
+                    assert_memory_equal(ia, ib, na * sizeof *ia);
+                    assert_memory_equal(va, vb, na * sizeof *va);
+                }
+            } else if (col->type == VM_T_INT64) {
+                assert_true(vm_batch_get_int(a, c, r) == vm_batch_get_int(b, c, r));
+            } else {
+                size_t la, lb;
+                const char *sa = vm_batch_get_str(a, c, r, &la);
+                const char *sb = vm_batch_get_str(b, c, r, &lb);
+                assert_int_equal(la, lb);
+                assert_memory_equal(sa, sb, la);
+            }
+        }
+    }
+}
+
+/* The single-pass page reader: a reply it takes gives what the checked
+ * path gives (rows, points seen, cut, next offset); anything else - any
+ * error, or an order it does not take - leaves no row behind, and the
+ * checked path then names the error. */
+static void check_fast(const char *info, const char *reply, size_t room, bool taken)
+{
+    fx a, b;
+    vm_err e;
+    fx_setup(&a, info, true);
+    fx_setup(&b, info, true);
+    vm_qd_take t = {.room = room}, ts;
+    bool ok = vm_qd_fast_page(&a.info, a.rc, a.nrc, reply, strlen(reply), a.b, &a.scr, &t);
+    if (ok != taken)
+        fail_msg("fast path %s %s", ok ? "took" : "refused", reply);
+    if (ok) {
+        if (slow_read(&b, reply, room, &ts, &e) != VM_OK)
+            fail_msg("checked path refused %s: %s", reply, e.msg);
+        same_rows(a.b, b.b);
+        assert_int_equal(t.added, ts.added);
+        assert_int_equal(t.seen, ts.seen);
+        assert_int_equal(t.cut, ts.cut);
+        assert_int_equal(t.has_next, ts.has_next);
+        if (t.has_next)
+            assert_int_equal(vm_qd_id_cmp(&t.next, &ts.next), 0);
+    } else {
+        assert_int_equal(a.b->nrows, 0);
+    }
+    fx_free(&a);
+    fx_free(&b);
+}
+
+static void test_fast_page(void **st)
+{
+    (void)st;
+    const char *pts = "{\"result\":{\"points\":[";
+    char r[1024];
+    static const struct {
+        const char *points, *tail;
+        bool taken;
+    } tk[] = {
+        {"{\"id\":1,\"payload\":{\"a\":[1,{\"b\":\"\\u00e9\"}]},\"vector\":{\"text\":[0.1,-2e-3,"
+         "3.4028235e38],\"kw\":{\"indices\":[7,2],\"values\":[0.5,1]}}},"
+         "{\"id\":\"6a1f0c0e-1111-4222-8333-944445555666\",\"vector\":{\"text\":[ 1 , 2 ,3 ]}}",
+         "],\"next_page_offset\":9},\"status\":\"ok\",\"time\":0.5}", true},
+        /* payload before the id, other keys, spacing, no payload: null $meta */
+        {" {\"payload\":null, \"shard_key\":null, \"id\" : 4 , \"vector\" : {\"kw\":null, "
+         "\"text\":[1e-45,-0.0,0]}} ", "] , \"next_page_offset\" : null } }", true},
+        /* not increasing: the second is skipped; room 1 cuts the third */
+        {"{\"id\":5,\"vector\":{\"text\":[1,2,3]}},{\"id\":5,\"vector\":{\"text\":[1,2,3]}},"
+         "{\"id\":6,\"vector\":{\"text\":[1,2,3]}}", "]}}", true},
+        {"", "]}}", true},
+        /* errors and what the checked path alone reads */
+        {"{\"id\":1,\"vector\":{\"text\":[1,2]}}", "]}}", false},
+        {"{\"id\":1,\"vector\":{\"text\":[1,2,3,4]}}", "]}}", false},
+        {"{\"id\":1,\"vector\":{\"text\":[1,\"NaN\",3]}}", "]}}", false},
+        {"{\"id\":1,\"vector\":{\"text\":[1,2,1e39]}}", "]}}", false},
+        {"{\"id\":1,\"vector\":{\"text\":[1,2,01]}}", "]}}", false},
+        {"{\"id\":1,\"vector\":{\"text\":[1,2,3,]}}", "]}}", false},
+        {"{\"id\":1,\"vector\":{\"text\":[1,2,3]}}", "]}", false},
+        {"{\"id\":1,\"vector\":{\"text\":[1,2,3]}}", "]}} x", false},
+        {"{\"id\":1,\"vector\":{\"text\":[1,2,3]},\"payload\":{\"a\":\"\x01\"}}", "]}}", false},
+        {"{\"id\":1,\"vector\":{\"text\":[1,2,3]},\"payload\":[1]}", "]}}", false},
+        {"{\"id\":-1,\"vector\":{\"text\":[1,2,3]}}", "]}}", false},
+        {"{\"vector\":{\"text\":[1,2,3]},\"id\":1}", "]}}", false},
+        {"{\"id\":1,\"id\":2,\"vector\":{\"text\":[1,2,3]}}", "]}}", false},
+        {"{\"id\":1,\"vector\":{\"text\":[1,2,3],\"text\":[1,2,3]}}", "]}}", false},
+        {"{\"id\":1,\"vector\":{\"kw\":{\"indices\":[1,1],\"values\":[1,2]},\"text\":[1,2,3]}}",
+         "]}}", false},
+        {"{\"id\":1,\"vector\":{\"text\":[1,2,3]}}", "],\"next_page_offset\":-3}}", false},
+        {"{\"id\":1}", "]}}", false},
+        {"7", "]}}", false},
+    };
+    for (size_t i = 0; i < sizeof tk / sizeof tk[0]; i++) {
+        snprintf(r, sizeof r, "%s%s%s", pts, tk[i].points, tk[i].tail);
+        check_fast(INFO_TK, r, i == 2 ? 1 : 10, tk[i].taken);
+    }
+    check_fast(INFO_TK, "{\"result\":{\"points\":{}}}", 10, false);
+    check_fast(INFO_TK, "{\"result\":{\"points\":[]},\"result\":{\"points\":[]}}", 10, false);
+    check_fast(INFO_TK, "[]", 10, false);
+    /* past the stop (cut) the points are validated, not read */
+    check_fast(INFO_TK,
+               "{\"result\":{\"points\":[{\"id\":1,\"vector\":{\"text\":[1,2,3]}},{\"id\":2},7,"
+               "{\"id\":1}]}}",
+               1, true);
+    check_fast(INFO_TK,
+               "{\"result\":{\"points\":[{\"id\":1,\"vector\":{\"text\":[1,2,3]}},{\"id\":2},"
+               "[1,]]}}",
+               1, false);
+    /* the unnamed vector: a plain array or the "" entry */
+    check_fast(INFO_UNNAMED,
+               "{\"result\":{\"points\":[{\"id\":3,\"vector\":[0.6,0.8]},{\"id\":4,\"vector\":"
+               "{\"\":[0.8,0.6],\"s\":{\"indices\":[1],\"values\":[2.5]}}}]}}",
+               10, true);
+    check_fast(INFO_UNNAMED, "{\"result\":{\"points\":[{\"id\":3,\"vector\":null}]}}", 10,
+               false);
+}
+
 static void test_columns(void **st)
 {
     (void)st;
@@ -703,6 +871,7 @@ int main(void)
         cmocka_unit_test(test_error_text),   cmocka_unit_test(test_page),
         cmocka_unit_test(test_points),       cmocka_unit_test(test_unnamed),
         cmocka_unit_test(test_columns),      cmocka_unit_test(test_config),
+        cmocka_unit_test(test_fast_page),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

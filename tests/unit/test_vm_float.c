@@ -7,6 +7,8 @@
  * malformed tokens), a random sample of bit patterns (seed printed; set
  * VM_FLOAT_SEED to replay) and random decimal strings. The exhaustive proof
  * over all 2^32 patterns is bench/float_exhaustive.c (bench/float.md).
+ * Also vm_buf_f32_array, the sink's vector append, against the per-value
+ * path.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -462,9 +464,96 @@ static void test_random_decimals(void **st)
     }
 }
 
+/* vm_buf_f32_array (the sink's vector append): the bytes equal the old
+ * per-value path ('[', vm_buf_f32 joined by ',', ']'), appended after what
+ * the buffer held, across growth; a NaN or infinity anywhere fails the
+ * call, appends nothing and leaves failed set, as vm_buf_f32 does. */
+static void test_buf_f32_array(void **state)
+{
+    (void)state;
+    enum { N = 1500 };
+    static float v[N];
+    static const float edge[] = {0.0f, -0.0f, 1.0f, -1.0f, FLT_MAX, -FLT_MAX, FLT_MIN,
+                                 1e-45f, -1.17549421e-38f, 123456789.0f, -1.23456789e-12f,
+                                 0.1f, 100000.0f, 1e7f, 3.4e-5f, -0.00123456789f};
+    uint64_t saved = rng;
+    rng = 0x2545f4914f6cdd1dull;
+    size_t ne = sizeof edge / sizeof edge[0];
+    for (size_t i = 0; i < N; i++) {
+        if (i < ne) {
+            v[i] = edge[i];
+        } else if (i % 2) { /* any finite pattern */
+            uint32_t u;
+            do
+                u = (uint32_t)next64();
+            while (((u >> 23) & 0xff) == 0xff);
+            v[i] = u2f(u);
+        } else { /* vector-like values */
+            v[i] = (float)((double)(int64_t)next64() / 9.2233720368547758e18 * 0.2);
+        }
+    }
+    rng = saved;
+
+    vm_buf a, b;
+    vm_buf_init(&a);
+    vm_buf_init(&b);
+    for (int round = 0; round < 3; round++) { /* the buffer grows across calls */
+        size_t counts[] = {0, 1, 2, 17, N};
+        for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
+            size_t n = counts[c];
+            vm_buf_puts(&a, "{\"v\":");
+            vm_buf_puts(&b, "{\"v\":");
+            assert_int_equal(vm_buf_f32_array(&a, v, n), 0);
+            vm_buf_putc(&b, '[');
+            for (size_t i = 0; i < n; i++) {
+                if (i)
+                    vm_buf_putc(&b, ',');
+                assert_int_equal(vm_buf_f32(&b, v[i]), 0);
+            }
+            vm_buf_putc(&b, ']');
+            vm_buf_putc(&a, '}');
+            vm_buf_putc(&b, '}');
+            assert_true(vm_buf_ok(&a));
+            assert_int_equal(a.len, b.len);
+            assert_int_equal(strlen(vm_buf_cstr(&a)), a.len);
+            assert_string_equal(vm_buf_cstr(&a), vm_buf_cstr(&b));
+        }
+    }
+    vm_buf_clear(&a);
+    vm_buf_puts(&a, "[]");
+    assert_int_equal(vm_buf_f32_array(&a, v, 0), 0);
+    assert_string_equal(vm_buf_cstr(&a), "[][]");
+
+    /* NaN in the middle, infinities at either end: refused, nothing appended */
+    static float bad[N];
+    memcpy(bad, v, sizeof bad);
+    const size_t at[] = {N / 2, 0, N - 1};
+    const float what[] = {NAN, -INFINITY, INFINITY};
+    for (size_t t = 0; t < 3; t++) {
+        memcpy(bad, v, sizeof bad);
+        bad[at[t]] = what[t];
+        vm_buf_clear(&a);
+        vm_buf_puts(&a, "abc");
+        assert_int_equal(vm_buf_f32_array(&a, bad, N), -1);
+        assert_false(vm_buf_ok(&a));
+        assert_int_equal(a.len, 3);
+        assert_int_equal(a.data[3], '\0');
+        assert_string_equal(vm_buf_cstr(&a), "");
+    }
+    /* a NaN after the last element counted is not looked at */
+    memcpy(bad, v, sizeof bad);
+    bad[5] = NAN;
+    vm_buf_clear(&a);
+    assert_int_equal(vm_buf_f32_array(&a, bad, 5), 0);
+    assert_true(vm_buf_ok(&a));
+    vm_buf_release(&a);
+    vm_buf_release(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_buf_f32_array),
         cmocka_unit_test(test_format_edges),
         cmocka_unit_test(test_parse_edges),
         cmocka_unit_test(test_random_patterns),

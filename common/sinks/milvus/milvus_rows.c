@@ -112,14 +112,8 @@ static int vm_enc_value(const vm_field *f, const vm_batch *b, size_t c, size_t r
     }
     case VM_T_FLOAT_VECTOR: {
         const float *v = vm_batch_get_vector(b, c, r);
-        vm_buf_putc(o, '[');
-        for (int64_t j = 0; j < f->dim; j++) {
-            if (j)
-                vm_buf_putc(o, ',');
-            if (vm_buf_f32(o, v[j]) != 0)
-                goto nonfinite;
-        }
-        vm_buf_putc(o, ']');
+        if (vm_buf_f32_array(o, v, (size_t)f->dim) != 0)
+            goto nonfinite;
         break;
     }
     case VM_T_FLOAT16_VECTOR:
@@ -168,14 +162,10 @@ static int vm_enc_value(const vm_field *f, const vm_batch *b, size_t c, size_t r
                 vm_buf_putc(o, ',');
             vm_buf_i64(o, idx[j]);
         }
-        vm_buf_puts(o, "],\"values\":[");
-        for (size_t j = 0; j < nnz; j++) {
-            if (j)
-                vm_buf_putc(o, ',');
-            if (vm_buf_f32(o, val[j]) != 0)
-                goto nonfinite;
-        }
-        vm_buf_puts(o, "]}");
+        vm_buf_puts(o, "],\"values\":");
+        if (vm_buf_f32_array(o, val, nnz) != 0)
+            goto nonfinite;
+        vm_buf_putc(o, '}');
         break;
     }
     default:

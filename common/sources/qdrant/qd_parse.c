@@ -12,6 +12,15 @@
  * validates each reply and gives spans; the payload object's span becomes
  * the "$meta" value as it is, and each vector element is read with strtof
  * from its own token (never through a double, which could round twice).
+ *
+ * vm_qd_read takes a page in one pass first (vm_qd_fast_page, at the end):
+ * a validating cursor walks the reply once, vector arrays are decoded into
+ * the row as they are walked (each element's extent found and parsed in
+ * the same step), everything else is validated once by the scanner's skip.
+ * Anything unusual - any error, an id after the vector, a key given twice
+ * - drops that page's rows and reads it again the checked way above
+ * (vm_qd_parse_page, vm_qd_point_id, vm_qd_add_point), so the errors and
+ * rows are exactly those of the checked path.
  */
 #include "qdrant.h"
 #include "vm_mem.h"
@@ -864,4 +873,337 @@ int vm_qd_add_point(const vm_qd_info *info, const vm_qd_rcol *rc, size_t nrc, co
         }
     }
     return VM_OK;
+}
+
+/* ------------------------------------------------ single-pass pages */
+
+/* The bytes a JSON number is made of (after a ',' such a byte starts the
+ * next element). vm_f32_parse checks an element token's grammar as it
+ * reads it: finding the extent (vm_qd_tok_end), validating and parsing an
+ * element is one walk over its bytes. */
+static const unsigned char vm_qd_numch[256] = {
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1,
+    ['7'] = 1, ['8'] = 1, ['9'] = 1, ['.'] = 1, ['e'] = 1, ['E'] = 1, ['+'] = 1, ['-'] = 1,
+};
+
+/* Where the element token at p ends: the first ',', ']' or byte below
+ * '!' (whitespace) from p, 8 bytes at a time (the lowest match of these
+ * word tests is exact). In a valid reply that is the token's end; in any
+ * other, vm_f32_parse refuses what it gets or the separator check does. */
+static inline size_t vm_qd_tok_end(const char *s, size_t p, size_t n)
+{
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    while (p + 8 <= n) {
+        uint64_t w, x1, x2;
+        memcpy(&w, s + p, 8);
+        x1 = w ^ (ones * ',');
+        x2 = w ^ (ones * ']');
+        uint64_t z = (((x1 - ones) & ~x1) | ((x2 - ones) & ~x2) | ((w - ones * '!') & ~w)) & high;
+        if (z) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            return p + (size_t)(__builtin_ctzll(z) >> 3);
+#else
+            break;
+#endif
+        }
+        p += 8;
+    }
+    while (p < n && s[p] != ',' && s[p] != ']' && (unsigned char)s[p] > ' ')
+        p++;
+    return p;
+}
+
+/* The array at c->pos into out[0, dim): false unless it is exactly dim
+ * finite numbers (the checked path then names what is wrong). */
+static bool vm_qd_fast_dense(vm_json_cur *c, float *out, int64_t dim)
+{
+    bool more;
+    if (vm_json_cur_open(c, '[') != VM_OK || vm_json_cur_elem(c, true, &more) != VM_OK)
+        return false;
+    const char *s = c->s;
+    size_t n = c->n;
+    int64_t k = 0;
+    while (more) {
+        size_t p = c->pos, e = vm_qd_tok_end(s, p, n);
+        if (k >= dim || e == p || vm_f32_parse(s + p, e - p, &out[k]) != VM_F32_OK)
+            return false;
+        k++;
+        if (e + 1 < n && s[e] == ',' && vm_qd_numch[(unsigned char)s[e + 1]]) {
+            c->pos = e + 1; /* "x,y": the common case */
+            continue;
+        }
+        c->pos = e;
+        if (vm_json_cur_elem(c, false, &more) != VM_OK)
+            return false;
+    }
+    return k == dim;
+}
+
+/* The value at c->pos of a vector named by the key literal *key (NULL: the
+ * value of "vector" itself, the unnamed vector's array): a dense column
+ * that wants it is decoded straight into row `row`, any other column gets
+ * its span in cs[]; a value that no column wants is skipped. */
+static bool vm_qd_fast_vec(const vm_qd_info *info, const vm_qd_rcol *rc, size_t nrc,
+                           vm_json_cur *c, const vm_json_span *key, vm_json_span *cs,
+                           vm_batch *b, size_t row)
+{
+    size_t dense = nrc, start = c->pos;
+    bool any = false;
+    for (size_t i = 0; i < nrc; i++) {
+        if (rc[i].vec < 0)
+            continue;
+        const vm_qd_vec *v = &info->vecs[rc[i].vec];
+        bool m = key ? vm_json_key_eq(c->s, *key, v->qname)
+                     : info->unnamed && !v->qname[0] && rc[i].src != VM_QD_COL_SPARSE;
+        if (!m)
+            continue;
+        if (cs[i].kind != VM_JSON_MISSING)
+            return false; /* given twice */
+        any = true;
+        if (rc[i].src == VM_QD_COL_DENSE) {
+            if (dense < nrc)
+                return false;
+            dense = i;
+        }
+    }
+    vm_json_span sp;
+    if (dense < nrc) {
+        size_t col = (size_t)rc[dense].bcol;
+        if (!vm_qd_fast_dense(c, vm_batch_vector(b, col, row), b->cols[col].dim))
+            return false;
+        sp = (vm_json_span){start, c->pos - start, VM_JSON_ARRAY};
+    } else if (vm_json_cur_skip(c, &sp) != VM_OK) {
+        return false;
+    }
+    if (any)
+        for (size_t i = 0; i < nrc; i++)
+            if (rc[i].vec >= 0 && (key ? vm_json_key_eq(c->s, *key, info->vecs[rc[i].vec].qname)
+                                       : info->unnamed && !info->vecs[rc[i].vec].qname[0] &&
+                                             rc[i].src != VM_QD_COL_SPARSE))
+                cs[i] = sp;
+    return true;
+}
+
+/* The row's other columns, once the point's members are read. */
+static bool vm_qd_fast_fill(const vm_qd_rcol *rc, size_t nrc, const char *s,
+                            const vm_qd_id *id, vm_json_span pay, const vm_json_span *cs,
+                            vm_batch *b, size_t row, vm_qd_scratch *scr)
+{
+    vm_err e;
+    char idt[VM_QD_ID_TEXT];
+    vm_qd_id_text(id, idt);
+    for (size_t i = 0; i < nrc; i++) {
+        size_t col = (size_t)rc[i].bcol;
+        const vm_column *c = &b->cols[col];
+        vm_json_span v = cs[i];
+        int r = VM_OK;
+        switch (rc[i].src) {
+        case VM_QD_COL_ID:
+            if (c->type == VM_T_INT64) {
+                if (id->uuid || id->num > (uint64_t)INT64_MAX)
+                    return false;
+                r = vm_batch_set_int(b, col, row, (int64_t)id->num, &e);
+            } else {
+                r = vm_batch_set_str(b, col, row, idt, strlen(idt), &e);
+            }
+            break;
+        case VM_QD_COL_META:
+            if (pay.kind == VM_JSON_MISSING || pay.kind == VM_JSON_NULL)
+                r = vm_batch_set_null(b, col, row, &e);
+            else if (pay.kind != VM_JSON_OBJECT)
+                return false;
+            else
+                r = vm_batch_set_str(b, col, row, s + pay.off, pay.len, &e);
+            break;
+        case VM_QD_COL_DENSE:
+            if (v.kind != VM_JSON_ARRAY)
+                return false; /* not decoded: missing, or not an array */
+            break;
+        case VM_QD_COL_SPARSE:
+            r = vm_qd_sparse(s, v, b, col, row, scr, idt, c->name, &e);
+            break;
+        case VM_QD_COL_TEXT:
+            if (v.kind == VM_JSON_MISSING || v.kind == VM_JSON_NULL) {
+                if (!c->nullable)
+                    return false;
+                r = vm_batch_set_null(b, col, row, &e);
+            } else {
+                r = vm_batch_set_str(b, col, row, s + v.off, v.len, &e);
+            }
+            break;
+        }
+        if (r != VM_OK)
+            return false;
+    }
+    return true;
+}
+
+enum { VM_QD_FAST_BAIL = -1, VM_QD_FAST_SKIP, VM_QD_FAST_TAKEN, VM_QD_FAST_STOP };
+
+/* One point of the points array at c->pos, with vm_qd_read's decisions:
+ * before the range or the resume position (skip), at or past its end
+ * (stop, t->finished), no room left (stop, t->cut), else a row. */
+static int vm_qd_fast_point(const vm_qd_info *info, const vm_qd_rcol *rc, size_t nrc,
+                            vm_json_cur *c, vm_batch *b, vm_qd_scratch *scr, vm_qd_take *t)
+{
+    const char *s = c->s;
+    vm_json_span key, idsp, pay = {0, 0, VM_JSON_MISSING};
+    vm_json_span *cs = scr->spans;
+    vm_qd_id id;
+    bool more, have_id = false, have_vec = false, have_pay = false;
+    int what = VM_QD_FAST_SKIP;
+    size_t row = 0;
+    if (vm_json_cur_open(c, '{') != VM_OK)
+        return VM_QD_FAST_BAIL;
+    for (bool first = true;; first = false) {
+        if (vm_json_cur_member(c, first, &key, &more) != VM_OK)
+            return VM_QD_FAST_BAIL;
+        if (!more)
+            break;
+        if (vm_json_key_eq(s, key, "id")) {
+            if (have_id || vm_json_cur_skip(c, &idsp) != VM_OK ||
+                vm_qd_id_parse_json(s + idsp.off, idsp.len, &id) != 0)
+                return VM_QD_FAST_BAIL;
+            have_id = true;
+            if ((t->have_pos && vm_qd_id_cmp(&id, &t->pos) <= 0) ||
+                (!t->have_pos && t->has_lo && vm_qd_id_cmp(&id, &t->lo) < 0)) {
+                what = VM_QD_FAST_SKIP;
+            } else if (t->has_hi && vm_qd_id_cmp(&id, &t->hi) >= 0) {
+                t->finished = true;
+                what = VM_QD_FAST_STOP;
+            } else if (t->added >= t->room) {
+                t->cut = true;
+                what = VM_QD_FAST_STOP;
+            } else {
+                vm_err e;
+                if (vm_batch_add_row(b, &row, &e) != VM_OK)
+                    return VM_QD_FAST_BAIL;
+                for (size_t i = 0; i < nrc; i++)
+                    cs[i] = (vm_json_span){0, 0, VM_JSON_MISSING};
+                what = VM_QD_FAST_TAKEN;
+            }
+        } else if (vm_json_key_eq(s, key, "payload")) {
+            if (have_pay || vm_json_cur_skip(c, &pay) != VM_OK)
+                return VM_QD_FAST_BAIL;
+            have_pay = true;
+        } else if (vm_json_key_eq(s, key, "vector")) {
+            if (have_vec || !have_id || c->pos >= c->n)
+                return VM_QD_FAST_BAIL; /* the checked path takes any order */
+            have_vec = true;
+            if (what != VM_QD_FAST_TAKEN) {
+                if (vm_json_cur_skip(c, NULL) != VM_OK)
+                    return VM_QD_FAST_BAIL;
+            } else if (s[c->pos] == '{') {
+                vm_json_span vk;
+                bool vm;
+                if (vm_json_cur_open(c, '{') != VM_OK)
+                    return VM_QD_FAST_BAIL;
+                for (bool vf = true;; vf = false) {
+                    if (vm_json_cur_member(c, vf, &vk, &vm) != VM_OK)
+                        return VM_QD_FAST_BAIL;
+                    if (!vm)
+                        break;
+                    if (!vm_qd_fast_vec(info, rc, nrc, c, &vk, cs, b, row))
+                        return VM_QD_FAST_BAIL;
+                }
+            } else if (!vm_qd_fast_vec(info, rc, nrc, c, NULL, cs, b, row)) {
+                return VM_QD_FAST_BAIL;
+            }
+        } else if (vm_json_cur_skip(c, NULL) != VM_OK) {
+            return VM_QD_FAST_BAIL;
+        }
+    }
+    if (!have_id)
+        return VM_QD_FAST_BAIL;
+    if (what == VM_QD_FAST_TAKEN) {
+        if (!vm_qd_fast_fill(rc, nrc, s, &id, pay, cs, b, row, scr))
+            return VM_QD_FAST_BAIL;
+        t->pos = id;
+        t->have_pos = true;
+        t->added++;
+    }
+    return what;
+}
+
+bool vm_qd_fast_page(const vm_qd_info *info, const vm_qd_rcol *rc, size_t nrc, const char *s,
+                     size_t n, vm_batch *b, vm_qd_scratch *scr, vm_qd_take *t)
+{
+    size_t n0 = b->nrows;
+    vm_err e;
+    vm_json_cur c = {.s = s, .n = n, .err = &e};
+    vm_json_span key, nx = {0, 0, VM_JSON_MISSING};
+    bool more, have_result = false, have_points = false, have_nx = false, stop = false;
+    t->added = t->seen = 0;
+    t->finished = t->cut = t->has_next = false;
+    if (nrc > scr->pcap) {
+        size_t c1 = scr->pcap, c2 = scr->pcap * 2, c3 = scr->pcap;
+        if (vm_grow((void **)&scr->paths, &c1, nrc, sizeof *scr->paths) != 0 ||
+            vm_grow((void **)&scr->keys, &c2, 2 * nrc, sizeof *scr->keys) != 0 ||
+            vm_grow((void **)&scr->spans, &c3, nrc, sizeof *scr->spans) != 0)
+            return false;
+        scr->pcap = nrc;
+    }
+    vm_json_cur_ws(&c);
+    if (vm_json_cur_open(&c, '{') != VM_OK)
+        goto bail;
+    for (bool first = true;; first = false) {
+        if (vm_json_cur_member(&c, first, &key, &more) != VM_OK)
+            goto bail;
+        if (!more)
+            break;
+        if (!vm_json_key_eq(s, key, "result")) {
+            if (vm_json_cur_skip(&c, NULL) != VM_OK)
+                goto bail;
+            continue;
+        }
+        if (have_result || vm_json_cur_open(&c, '{') != VM_OK)
+            goto bail;
+        have_result = true;
+        for (bool f2 = true;; f2 = false) {
+            if (vm_json_cur_member(&c, f2, &key, &more) != VM_OK)
+                goto bail;
+            if (!more)
+                break;
+            if (vm_json_key_eq(s, key, "points")) {
+                if (have_points || vm_json_cur_open(&c, '[') != VM_OK)
+                    goto bail;
+                have_points = true;
+                for (bool f3 = true;; f3 = false) {
+                    if (vm_json_cur_elem(&c, f3, &more) != VM_OK)
+                        goto bail;
+                    if (!more)
+                        break;
+                    if (stop) { /* the rest is validated, not read */
+                        if (vm_json_cur_skip(&c, NULL) != VM_OK)
+                            goto bail;
+                        continue;
+                    }
+                    t->seen++;
+                    int r = vm_qd_fast_point(info, rc, nrc, &c, b, scr, t);
+                    if (r == VM_QD_FAST_BAIL)
+                        goto bail;
+                    stop = r == VM_QD_FAST_STOP;
+                }
+            } else if (vm_json_key_eq(s, key, "next_page_offset")) {
+                if (have_nx || vm_json_cur_skip(&c, &nx) != VM_OK)
+                    goto bail;
+                have_nx = true;
+            } else if (vm_json_cur_skip(&c, NULL) != VM_OK) {
+                goto bail;
+            }
+        }
+    }
+    vm_json_cur_ws(&c);
+    if (c.pos != n || !have_points)
+        goto bail;
+    if (nx.kind != VM_JSON_MISSING && nx.kind != VM_JSON_NULL) {
+        if (vm_qd_id_parse_json(s + nx.off, nx.len, &t->next) != 0)
+            goto bail;
+        t->has_next = true;
+    }
+    return true;
+bail:
+    while (b->nrows > n0)
+        vm_batch_drop_last(b);
+    return false;
 }

@@ -134,15 +134,36 @@ int vm_qd_read(void *state, vm_batch *b, size_t max_rows, bool *done, vm_err *er
                                                 : NULL;
         vm_qd_page page;
         if ((rc = vm_qd_scroll(st, offset, (int64_t)(max_rows - added), st->want_payload,
-                               st->with_vector, &page, err)) != VM_OK)
+                               st->with_vector, NULL, err)) != VM_OK)
             return vm_err_prefix(err, "reading task %" PRIu32 ": ", st->task.id);
         const char *s = st->resp.body;
-        vm_json_iter it;
-        vm_json_span pt;
         size_t seen = 0;
         bool cut = false;
-        vm_json_iter_init(&it, s, page.points);
-        while (vm_json_iter_next(&it, &pt)) {
+        /* one pass over the reply; a reply it does not take (an error
+         * among others) is read again below, which names the error */
+        vm_qd_take t = {.has_lo = st->has_lo, .has_hi = st->has_hi, .lo = st->lo,
+                        .hi = st->hi, .have_pos = st->have_pos, .pos = st->pos,
+                        .room = max_rows - added};
+        bool fast = vm_qd_fast_page(&st->info, st->rcols, st->nrcols, s, st->resp.body_len, b,
+                                    &st->scr, &t);
+        if (fast) {
+            st->have_pos = t.have_pos;
+            st->pos = t.pos;
+            added += t.added;
+            seen = t.seen;
+            cut = t.cut;
+            st->finished = t.finished;
+            page.has_next = t.has_next;
+            page.next = t.next;
+        } else if ((rc = vm_qd_parse_page(s, st->resp.body_len, &page, err)) != VM_OK) {
+            vm_err_prefix(err, "collection '%s': ", st->collection);
+            return vm_err_prefix(err, "reading task %" PRIu32 ": ", st->task.id);
+        }
+        vm_json_iter it;
+        vm_json_span pt;
+        if (!fast)
+            vm_json_iter_init(&it, s, page.points);
+        while (!fast && vm_json_iter_next(&it, &pt)) {
             vm_qd_id id;
             seen++;
             if ((rc = vm_qd_point_id(s, pt, &id, err)) != VM_OK)

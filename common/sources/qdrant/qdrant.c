@@ -191,7 +191,7 @@ int vm_qd_scroll(vm_qd *st, const vm_qd_id *offset, int64_t limit, bool payload,
                         "scroll", err);
     if (rc != VM_OK)
         return rc;
-    if ((rc = vm_qd_parse_page(st->resp.body, st->resp.body_len, page, err)) != VM_OK)
+    if (page && (rc = vm_qd_parse_page(st->resp.body, st->resp.body_len, page, err)) != VM_OK)
         return vm_err_prefix(err, "collection '%s': ", st->collection);
     return VM_OK;
 }

@@ -193,6 +193,32 @@ int vm_qd_point_id(const char *s, vm_json_span pt, vm_qd_id *id, vm_err *err);
 int vm_qd_add_point(const vm_qd_info *info, const vm_qd_rcol *rc, size_t nrc, const char *s,
                     vm_json_span pt, vm_batch *b, vm_qd_scratch *scr, vm_err *err);
 
+/* One scroll page read in a single pass (vm_qd_read's fast path): the
+ * reply is validated as it is decoded, each byte scanned about once (vector
+ * elements are parsed from their tokens as the array is walked; other
+ * values are skipped by the validating scanner). In: the task's range, the
+ * last id read and the rows the batch may still take; out: what vm_qd_read
+ * then decides with (rows added, points seen, range end or cut, the next
+ * page offset). */
+typedef struct vm_qd_take {
+    bool has_lo, has_hi;
+    vm_qd_id lo, hi;
+    bool have_pos;       /* in and out: the last id read */
+    vm_qd_id pos;
+    size_t room;
+    size_t added, seen;
+    bool finished, cut;
+    bool has_next;
+    vm_qd_id next;
+} vm_qd_take;
+/* true: the page was read into b and *t holds the outcome. false: the
+ * reply is malformed, or has a point this path does not take (an error, an
+ * id after the vector, a key given twice): the rows it added are dropped
+ * again and the caller reads the page with vm_qd_parse_page and
+ * vm_qd_add_point, which give the error (or the same rows). */
+bool vm_qd_fast_page(const vm_qd_info *info, const vm_qd_rcol *rc, size_t nrc, const char *s,
+                     size_t n, vm_batch *b, vm_qd_scratch *scr, vm_qd_take *t);
+
 /* ------------------------------------------------------ instance state */
 
 enum { VM_QD_SPLIT_SPACE = 0, VM_QD_SPLIT_SCAN = 1 };
@@ -244,7 +270,8 @@ int vm_qd_call(vm_qd *st, const char *method, const char *suffix, const char *bo
 int vm_qd_load(vm_qd *st, vm_err *err);
 /* Exact number of points (points/count, exact: true). */
 int vm_qd_count_points(vm_qd *st, int64_t *rows, vm_err *err);
-/* One scroll request: limit points from offset (NULL: the start). */
+/* One scroll request: limit points from offset (NULL: the start). page
+ * NULL: the reply (st->resp) is not parsed (vm_qd_read reads it). */
 int vm_qd_scroll(vm_qd *st, const vm_qd_id *offset, int64_t limit, bool payload,
                  const char *with_vector, vm_qd_page *page, vm_err *err);
 
