@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "cli_metrics.h"
 #include "commands.h"
@@ -212,4 +214,26 @@ int vm_cmd_worker(const vm_command *cmd, int argc, char **argv)
             return vm_unexpected(cmd, argv[i]);
     }
     return vm_with_job(cmd, job_path, NULL, vm_run_worker, &wc);
+}
+
+bool vm_cli_is_file(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+bool vm_cli_names_job_file(const char *arg)
+{
+    size_t n = strlen(arg);
+    bool looks = strchr(arg, '/') != NULL || (n > 5 && strcmp(arg + n - 5, ".yaml") == 0) ||
+                 (n > 4 && strcmp(arg + n - 4, ".yml") == 0) ||
+                 (n > 5 && strcmp(arg + n - 5, ".json") == 0);
+    return looks && vm_cli_is_file(arg);
+}
+
+int64_t vm_cli_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

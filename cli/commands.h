@@ -3,6 +3,9 @@
  */
 #ifndef VM_COMMANDS_H
 #define VM_COMMANDS_H
+#include <stdbool.h>
+#include <stdint.h>
+
 #include "vm_cli.h"
 #include "vm_config.h"
 /* Load JOB.yaml (and a --mapping file), apply its log settings; prints the
@@ -26,4 +29,13 @@ int vm_run_in_process(const vm_job_conf *job, struct vm_coordinator_opts *o, lon
 /* --report-format LIST (md, html, json; comma-separated) into o's
  * report_md / report_html; prints the error and returns -1 if bad. */
 int vm_cli_report_formats(const char *arg, struct vm_coordinator_opts *o);
+
+/* Whether path is a regular file. */
+bool vm_cli_is_file(const char *path);
+/* Whether a positional argument names a job file: such a file exists and
+ * the name looks like one (a '/', or .yaml/.yml/.json; a job id may
+ * contain dots but not '/'). */
+bool vm_cli_names_job_file(const char *arg);
+/* CLOCK_MONOTONIC in milliseconds. */
+int64_t vm_cli_mono_ms(void);
 #endif

@@ -30,30 +30,6 @@
 
 #define VM_SS_DEFAULT_STATE ".vecmig/state.db"
 
-static bool vm_is_file(const char *path)
-{
-    struct stat sb;
-    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
-}
-
-/* A positional argument names a job file when such a file exists and the
- * name looks like one (a job id may contain dots but not '/'). */
-static bool vm_cli_names_job_file(const char *arg)
-{
-    size_t n = strlen(arg);
-    bool looks = strchr(arg, '/') != NULL || (n > 5 && strcmp(arg + n - 5, ".yaml") == 0) ||
-                 (n > 4 && strcmp(arg + n - 4, ".yml") == 0) ||
-                 (n > 5 && strcmp(arg + n - 5, ".json") == 0);
-    return looks && vm_is_file(arg);
-}
-
-static int64_t vm_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Exit code of `vecmig cancel` for the job's state once the wait is over
  * (pure; documented in the usage text). */
 static int vm_cancel_exit_code(vm_job_state state, bool withdrawn)
@@ -142,7 +118,7 @@ int vm_cmd_cancel(const vm_command *cmd, int argc, char **argv)
                         "characters) nor a job file\n", id);
         goto cleanup;
     }
-    if (sc.type == VM_STATE_EMBEDDED && !vm_is_file(sc.path && *sc.path ? sc.path
+    if (sc.type == VM_STATE_EMBEDDED && !vm_cli_is_file(sc.path && *sc.path ? sc.path
                                                                         : VM_SS_DEFAULT_STATE)) {
         /* opening would create an empty state file */
         fprintf(stderr, "vecmig cancel: no %s (run the command where the job runs, or name the "
@@ -181,7 +157,7 @@ int vm_cmd_cancel(const vm_command *cmd, int argc, char **argv)
         code = VM_EXIT_OK;
         goto cleanup;
     }
-    int64_t deadline = vm_mono_ms() + wait_s * 1000;
+    int64_t deadline = vm_cli_mono_ms() + wait_s * 1000;
     for (;;) {
         vm_job_info info;
         rc = vm_state_job_get(st, id, &info, &e);
@@ -211,7 +187,7 @@ int vm_cmd_cancel(const vm_command *cmd, int argc, char **argv)
             fprintf(stderr, "vecmig cancel: %s\n", e.msg);
             break;
         }
-        if (vm_mono_ms() >= deadline) {
+        if (vm_cli_mono_ms() >= deadline) {
             fprintf(stderr,
                     "vecmig cancel: job %s: no coordinator ended the job within %ld s (is one "
                     "running?); the request stays: workers start no task, and the job's "

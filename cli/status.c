@@ -33,28 +33,6 @@
 #define VM_ST_DEFAULT_STATE ".vecmig/state.db"
 #define VM_ST_DEFAULT_HEARTBEAT_MS 10000
 
-static bool vm_st_is_file(const char *path)
-{
-    struct stat sb;
-    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
-}
-
-static bool vm_st_names_job_file(const char *arg)
-{
-    size_t n = strlen(arg);
-    bool looks = strchr(arg, '/') != NULL || (n > 5 && strcmp(arg + n - 5, ".yaml") == 0) ||
-                 (n > 4 && strcmp(arg + n - 4, ".yml") == 0) ||
-                 (n > 5 && strcmp(arg + n - 5, ".json") == 0);
-    return looks && vm_st_is_file(arg);
-}
-
-static int64_t vm_st_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The previous sample of a job under --watch. */
 typedef struct vm_st_prev {
     char *id;
@@ -110,7 +88,7 @@ static int vm_st_sample(vm_st *c, const char *id, vm_status_job *j, vm_task_stat
     j->rate = vm_status_rate(0, first, j->rows_done, end);
     if (c->watch) {
         /* under --watch: the rate between this sample and the last one */
-        int64_t t = vm_st_mono_ms();
+        int64_t t = vm_cli_mono_ms();
         vm_st_prev *p = NULL;
         for (size_t i = 0; i < c->nprev; i++)
             if (strcmp(c->prev[i].id, id) == 0)
@@ -341,7 +319,7 @@ int vm_cmd_status(const vm_command *cmd, int argc, char **argv)
             return VM_EXIT_USAGE;
         }
     }
-    if (arg && !job_file && vm_st_names_job_file(arg)) {
+    if (arg && !job_file && vm_cli_names_job_file(arg)) {
         job_file = arg;
         arg = NULL;
     }
@@ -384,7 +362,7 @@ int vm_cmd_status(const vm_command *cmd, int argc, char **argv)
         goto cleanup;
     }
     const char *path = sc.path && *sc.path ? sc.path : VM_ST_DEFAULT_STATE;
-    if (sc.type == VM_STATE_EMBEDDED && !vm_st_is_file(path)) {
+    if (sc.type == VM_STATE_EMBEDDED && !vm_cli_is_file(path)) {
         /* opening would create an empty state file */
         fprintf(stderr, "vecmig status: no state file %s (run the command where the job runs, "
                         "or name the job file or the store: --job-file, --state-file, "
